@@ -1,0 +1,519 @@
+//! `kafka/acls.toml`: who may do what on which cluster, as data.
+//!
+//! One table feeds three consumers, so they cannot drift apart:
+//! - the production `kafka-acls.sh` commands ([`AclTable::render_script`], `make acls`),
+//! - the test that each service's `declared_access()` is granted and nothing more is
+//!   ([`AclTable::check_exact`]); the local brokers have no authorizer, so that test is where the
+//!   table is enforced before production,
+//! - the SCRAM users `make up` creates (the platform reads the same file).
+//!
+//! Resource names follow Kafka's ACL model: `"*"` alone is the literal wildcard (every resource),
+//! a name ending in `*` is a PREFIXED pattern, anything else is a literal name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::access::{Access, Operation, Resource};
+
+/// Clusters a grant may name; `cluster = "*"` means all of them.
+pub const CLUSTERS: [&str; 2] = ["prod", "analytics"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum AclError {
+    #[error("cannot read ACL table {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("ACL table is not valid TOML for its schema: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("principal `{principal}`, grant #{index}: {problem}; fix kafka/acls.toml")]
+    BadGrant {
+        principal: String,
+        index: usize,
+        problem: String,
+    },
+    #[error("cluster `{0}` is unknown (known: prod, analytics)")]
+    UnknownCluster(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    principals: BTreeMap<String, RawPrincipal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrincipal {
+    about: String,
+    #[serde(default)]
+    super_user: bool,
+    #[serde(default)]
+    grants: Vec<RawGrant>,
+}
+
+// Strict on purpose: a misspelt key in a security table must fail, not silently grant nothing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrant {
+    cluster: String,
+    topic: Option<String>,
+    group: Option<String>,
+    ops: Vec<Operation>,
+}
+
+/// How a grant names its resources (Kafka's resource pattern types).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Pattern {
+    /// One resource by name.
+    Literal(String),
+    /// Every resource whose name starts with this prefix.
+    Prefixed(String),
+    /// Kafka's literal `*`: every resource of the kind.
+    Any,
+}
+
+impl Pattern {
+    fn parse(raw: &str) -> Result<Self, String> {
+        if raw == "*" {
+            return Ok(Pattern::Any);
+        }
+        let (body, prefixed) = match raw.strip_suffix('*') {
+            Some(body) => (body, true),
+            None => (raw, false),
+        };
+        if body.is_empty() {
+            return Err("empty resource name".into());
+        }
+        if body.contains('*') {
+            return Err(format!("`{raw}`: `*` may only end a prefix or stand alone"));
+        }
+        Ok(if prefixed {
+            Pattern::Prefixed(body.to_owned())
+        } else {
+            Pattern::Literal(body.to_owned())
+        })
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Literal(n) => n == name,
+            Pattern::Prefixed(p) => name.starts_with(p.as_str()),
+            Pattern::Any => true,
+        }
+    }
+
+    /// `(name, is_prefixed)` as kafka-acls.sh wants them.
+    fn cli(&self) -> (&str, bool) {
+        match self {
+            Pattern::Literal(n) => (n, false),
+            Pattern::Prefixed(p) => (p, true),
+            Pattern::Any => ("*", false),
+        }
+    }
+}
+
+/// Topic or consumer group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Topic,
+    Group,
+}
+
+/// One line of the table: `ops` on resources matching `pattern`, on `cluster` (`None` = all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub cluster: Option<String>,
+    pub kind: Kind,
+    pub pattern: Pattern,
+    pub ops: Vec<Operation>,
+}
+
+impl Grant {
+    fn on_cluster(&self, cluster: &str) -> bool {
+        self.cluster.as_deref().is_none_or(|c| c == cluster)
+    }
+
+    fn allows(&self, access: &Access) -> bool {
+        let (kind, name) = match &access.resource {
+            Resource::Topic(t) => (Kind::Topic, t),
+            Resource::Group(g) => (Kind::Group, g),
+        };
+        self.on_cluster(&access.cluster)
+            && self.kind == kind
+            && self.pattern.matches(name)
+            && self.ops.contains(&access.operation)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalAcl {
+    pub name: String,
+    pub about: String,
+    /// In `super.users`: every operation is allowed, no ACL is written for it.
+    pub super_user: bool,
+    pub grants: Vec<Grant>,
+}
+
+/// Declared needs and grants that differ, for one principal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Declared by the service but not granted: it would fail in production.
+    pub missing: Vec<Access>,
+    /// Granted but never declared: more than the service needs.
+    pub excess: Vec<String>,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for a in &self.missing {
+            writeln!(f, "  not granted: {a:?}")?;
+        }
+        for e in &self.excess {
+            writeln!(f, "  granted but not declared: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The parsed `kafka/acls.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclTable {
+    pub principals: BTreeMap<String, PrincipalAcl>,
+}
+
+impl AclTable {
+    pub fn load(path: &Path) -> Result<Self, AclError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AclError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, AclError> {
+        let raw: RawTable = toml::from_str(text)?;
+        let mut principals = BTreeMap::new();
+        for (name, p) in raw.principals {
+            let mut grants = Vec::with_capacity(p.grants.len());
+            for (index, g) in p.grants.into_iter().enumerate() {
+                let bad = |problem: String| AclError::BadGrant {
+                    principal: name.clone(),
+                    index,
+                    problem,
+                };
+                let cluster = match g.cluster.as_str() {
+                    "*" => None,
+                    c if CLUSTERS.contains(&c) => Some(c.to_owned()),
+                    c => return Err(bad(format!("unknown cluster `{c}`"))),
+                };
+                let (kind, raw_name) = match (g.topic, g.group) {
+                    (Some(t), None) => (Kind::Topic, t),
+                    (None, Some(g)) => (Kind::Group, g),
+                    _ => return Err(bad("give exactly one of `topic` or `group`".into())),
+                };
+                if g.ops.is_empty() {
+                    return Err(bad("`ops` is empty".into()));
+                }
+                let pattern = Pattern::parse(&raw_name).map_err(bad)?;
+                let mut ops = g.ops;
+                ops.sort();
+                ops.dedup();
+                grants.push(Grant {
+                    cluster,
+                    kind,
+                    pattern,
+                    ops,
+                });
+            }
+            principals.insert(
+                name.clone(),
+                PrincipalAcl {
+                    name,
+                    about: p.about,
+                    super_user: p.super_user,
+                    grants,
+                },
+            );
+        }
+        Ok(AclTable { principals })
+    }
+
+    /// Would production's authorizer allow `access`? Super users are allowed everything.
+    pub fn allows(&self, access: &Access) -> bool {
+        self.principals.get(&access.principal).is_some_and(|p| {
+            p.super_user || p.grants.iter().any(|g| g.allows(access))
+        })
+    }
+
+    /// Compare a service's declared needs with its principal's grants, both ways.
+    ///
+    /// Every declared access must be allowed, and every (cluster, resource, operation) the table
+    /// grants must be declared by at least one of `declared`. A prefixed or wildcard grant counts
+    /// as used when some declared access falls under it with that operation on that cluster.
+    /// `declared` may gather several services sharing one principal.
+    pub fn check_exact(&self, principal: &str, declared: &[Access]) -> Result<(), Mismatch> {
+        let mut mismatch = Mismatch::default();
+        let Some(p) = self.principals.get(principal) else {
+            mismatch.missing = declared.to_vec();
+            return Err(mismatch);
+        };
+        let mut missing: BTreeSet<Access> = BTreeSet::new();
+        for a in declared {
+            if a.principal != principal {
+                mismatch
+                    .excess
+                    .push(format!("{a:?} is declared for another principal"));
+            } else if !self.allows(a) {
+                missing.insert(a.clone());
+            }
+        }
+        mismatch.missing = missing.into_iter().collect();
+        if !p.super_user {
+            for g in &p.grants {
+                let clusters: Vec<&str> = match &g.cluster {
+                    Some(c) => vec![c.as_str()],
+                    None => CLUSTERS.to_vec(),
+                };
+                for cluster in clusters {
+                    for op in &g.ops {
+                        let used = declared.iter().any(|a| {
+                            a.principal == principal
+                                && a.cluster == cluster
+                                && a.operation == *op
+                                && g.allows(a)
+                        });
+                        if !used {
+                            mismatch.excess.push(format!(
+                                "{op:?} on {:?} {:?} in {cluster}",
+                                g.kind, g.pattern
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if mismatch.missing.is_empty() && mismatch.excess.is_empty() {
+            Ok(())
+        } else {
+            Err(mismatch)
+        }
+    }
+
+    /// The `kafka-acls.sh --add` commands that create this table's grants on `cluster`.
+    ///
+    /// Output is deterministic (principals and grants in table order) so the committed scripts in
+    /// kafka/generated/ can be compared byte for byte with a fresh rendering.
+    pub fn render_script(&self, cluster: &str) -> Result<String, AclError> {
+        if !CLUSTERS.contains(&cluster) {
+            return Err(AclError::UnknownCluster(cluster.to_owned()));
+        }
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "#!/usr/bin/env bash\n\
+# GENERATED from kafka/acls.toml by `make acls` (vygoda-acls render --cluster {cluster}).\n\
+# Do not edit: change the table and regenerate; a test fails while this file is stale.\n\
+#\n\
+# ACLs of the {cluster} cluster (Apache Kafka, StandardAuthorizer, allow.everyone.if.no.acl.found=false:\n\
+# whatever is not granted here is refused). Run as the admin super user:\n\
+#   BOOTSTRAP=<{cluster} SASL_SSL listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \\\n\
+#     bash kafka/generated/acls-{cluster}.sh\n\
+# `--add` of an existing ACL is a no-op, so rerunning is safe. Grants removed from the table are NOT\n\
+# removed here: compare with `kafka-acls.sh --list` and `--remove` them by hand.\n\
+# Idempotent producers need no IdempotentWrite on the cluster since Kafka 2.8 (KIP-679): Write on\n\
+# the topic is enough.\n\
+set -euo pipefail\n\
+: \"${{BOOTSTRAP:?set BOOTSTRAP to the {cluster} cluster's SASL_SSL listeners}}\"\n\
+: \"${{COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (SASL_SSL, User:admin)}}\"\n\
+KAFKA_ACLS=\"${{KAFKA_ACLS:-kafka-acls.sh}}\"\n"
+        );
+        for p in self.principals.values() {
+            let _ = write!(out, "\n# {}: {}\n", p.name, p.about);
+            if p.super_user {
+                out.push_str("# super user (super.users in server-<n>.properties): no ACL needed.\n");
+                continue;
+            }
+            let mut any = false;
+            for g in p.grants.iter().filter(|g| g.on_cluster(cluster)) {
+                any = true;
+                let _ = write!(
+                    out,
+                    "\"$KAFKA_ACLS\" --bootstrap-server \"$BOOTSTRAP\" --command-config \"$COMMAND_CONFIG\" \
+                     --add --allow-principal User:{}",
+                    p.name
+                );
+                for op in &g.ops {
+                    let _ = write!(out, " --operation {op:?}");
+                }
+                let (name, prefixed) = g.pattern.cli();
+                let flag = match g.kind {
+                    Kind::Topic => "--topic",
+                    Kind::Group => "--group",
+                };
+                let name = if name == "*" { "'*'" } else { name };
+                let _ = write!(out, " {flag} {name}");
+                if prefixed {
+                    out.push_str(" --resource-pattern-type prefixed");
+                }
+                out.push('\n');
+            }
+            if !any {
+                out.push_str("# nothing on this cluster.\n");
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = r#"
+[principals.admin]
+about = "automation"
+super_user = true
+
+[principals.operator]
+about = "people"
+grants = [
+  { cluster = "*", topic = "*", ops = ["Read", "Describe"] },
+  { cluster = "*", group = "operator*", ops = ["Read"] },
+]
+
+[principals.svc]
+about = "a service"
+grants = [
+  { cluster = "prod", topic = "in", ops = ["Read", "Describe"] },
+  { cluster = "analytics", topic = "out", ops = ["Write", "Describe"] },
+  { cluster = "prod", group = "svc", ops = ["Read", "Describe"] },
+]
+"#;
+
+    fn table() -> AclTable {
+        AclTable::parse(TABLE).unwrap()
+    }
+
+    fn topic(p: &str, c: &str, t: &str, op: Operation) -> Access {
+        Access {
+            principal: p.into(),
+            cluster: c.into(),
+            resource: Resource::Topic(t.into()),
+            operation: op,
+        }
+    }
+
+    fn svc_needs() -> Vec<Access> {
+        let mut v = Access::topic(
+            "svc",
+            "prod",
+            "in",
+            &[Operation::Read, Operation::Describe],
+        );
+        v.extend(Access::topic(
+            "svc",
+            "analytics",
+            "out",
+            &[Operation::Write, Operation::Describe],
+        ));
+        v.extend(Access::group("svc", "prod", "svc"));
+        v
+    }
+
+    #[test]
+    fn patterns_follow_kafka_rules() {
+        assert_eq!(Pattern::parse("*").unwrap(), Pattern::Any);
+        assert_eq!(
+            Pattern::parse("operator*").unwrap(),
+            Pattern::Prefixed("operator".into())
+        );
+        assert_eq!(Pattern::parse("a.b").unwrap(), Pattern::Literal("a.b".into()));
+        assert!(Pattern::parse("a*b").is_err());
+        assert!(Pattern::parse("").is_err());
+        assert!(Pattern::Prefixed("operator".into()).matches("operator-jane"));
+        assert!(!Pattern::Prefixed("operator".into()).matches("opera"));
+    }
+
+    #[test]
+    fn wildcards_and_clusters_expand() {
+        let t = table();
+        assert!(t.allows(&topic("operator", "analytics", "anything", Operation::Read)));
+        assert!(!t.allows(&topic("operator", "prod", "x", Operation::Write)));
+        assert!(t.allows(&topic("svc", "prod", "in", Operation::Read)));
+        assert!(!t.allows(&topic("svc", "analytics", "in", Operation::Read)));
+        assert!(!t.allows(&topic("svc", "prod", "input", Operation::Read)));
+        assert!(t.allows(&topic("admin", "prod", "x", Operation::Create)));
+        assert!(!t.allows(&topic("nobody", "prod", "in", Operation::Read)));
+    }
+
+    #[test]
+    fn exact_match_passes_and_differences_are_named() {
+        let t = table();
+        t.check_exact("svc", &svc_needs()).unwrap();
+
+        let mut fewer = svc_needs();
+        fewer.retain(|a| a.operation != Operation::Write);
+        let m = t.check_exact("svc", &fewer).unwrap_err();
+        assert!(m.missing.is_empty());
+        assert_eq!(m.excess.len(), 1, "{m}");
+        assert!(m.excess[0].contains("Write"));
+
+        let mut more = svc_needs();
+        more.push(topic("svc", "prod", "other", Operation::Write));
+        let m = t.check_exact("svc", &more).unwrap_err();
+        assert_eq!(m.missing, vec![topic("svc", "prod", "other", Operation::Write)]);
+    }
+
+    #[test]
+    fn table_errors_name_the_grant() {
+        let bad = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "prod", topic = "a", group = "b", ops = ["Read"] }]"#;
+        let err = AclTable::parse(bad).unwrap_err().to_string();
+        assert!(err.contains("`x`") && err.contains("#0"), "{err}");
+        let typo = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "prod", topics = "a", ops = ["Read"] }]"#;
+        assert!(AclTable::parse(typo).is_err());
+        let cluster = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "staging", topic = "a", ops = ["Read"] }]"#;
+        assert!(AclTable::parse(cluster).unwrap_err().to_string().contains("staging"));
+        let op = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "prod", topic = "a", ops = ["Reed"] }]"#;
+        assert!(AclTable::parse(op).is_err());
+    }
+
+    #[test]
+    fn renders_kafka_acls_commands_per_cluster() {
+        let prod = table().render_script("prod").unwrap();
+        assert!(prod.starts_with("#!/usr/bin/env bash\n"));
+        let cmd = "\"$KAFKA_ACLS\" --bootstrap-server \"$BOOTSTRAP\" --command-config \"$COMMAND_CONFIG\" --add";
+        assert!(prod.contains(&format!(
+            "{cmd} --allow-principal User:svc --operation Read --operation Describe --topic in\n"
+        )));
+        assert!(prod.contains(&format!(
+            "{cmd} --allow-principal User:operator --operation Read --group operator --resource-pattern-type prefixed\n"
+        )));
+        assert!(prod.contains("--topic '*'\n"));
+        assert!(!prod.contains("--topic out"));
+        assert!(!prod.contains("User:admin"));
+        let analytics = table().render_script("analytics").unwrap();
+        assert!(analytics.contains("--allow-principal User:svc --operation Write --operation Describe --topic out\n"));
+        assert!(table().render_script("staging").is_err());
+    }
+
+    #[test]
+    fn the_repository_table_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kafka/acls.toml");
+        let t = AclTable::load(&path).unwrap();
+        assert!(t.principals["admin"].super_user);
+        assert!(t.principals.contains_key("mirror"));
+    }
+}

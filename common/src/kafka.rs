@@ -1,0 +1,148 @@
+//! Kafka client configuration: platform file + principal + pass-through librdkafka properties.
+//!
+//! Every service takes the same two flags (`--platform`, `-X key=value`) plus its own
+//! `--cluster`/`--principal` defaults, and resolves them here into one property map. Pass-through
+//! properties are applied last so an operator can tune anything librdkafka offers without a
+//! code change; in production, where no platform file exists, `-X` alone can carry everything.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rdkafka::ClientConfig;
+
+use crate::platform::{Platform, PlatformError, DEFAULT_PATH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaConfigError {
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    #[error("kafka property `{0}` must be key=value (e.g. -X linger.ms=20)")]
+    BadProperty(String),
+}
+
+/// Flags shared by every service that talks to Kafka.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformArgs {
+    /// Platform description written by `make up` (bootstrap lists, credentials, URLs).
+    #[arg(long = "platform", env = "VYGODA_PLATFORM", default_value = DEFAULT_PATH)]
+    pub platform: PathBuf,
+
+    /// Extra librdkafka property `key=value`, applied after the platform's (repeatable,
+    /// or comma-separated in the environment variable).
+    #[arg(
+        short = 'X',
+        long = "kafka-prop",
+        env = "VYGODA_KAFKA_PROPS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub kafka_props: Vec<String>,
+}
+
+impl PlatformArgs {
+    /// The platform file, if it exists. Production deployments may run without one.
+    pub fn platform(&self) -> Result<Option<Platform>, PlatformError> {
+        if self.platform.exists() {
+            Platform::load(&self.platform).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The platform file, required.
+    pub fn require_platform(&self) -> Result<Platform, PlatformError> {
+        Platform::load(&self.platform)
+    }
+
+    /// Parsed pass-through properties.
+    pub fn overrides(&self) -> Result<BTreeMap<String, String>, KafkaConfigError> {
+        parse_props(&self.kafka_props)
+    }
+
+    /// Complete librdkafka properties for `principal` on `cluster`.
+    pub fn kafka_props(
+        &self,
+        cluster: &str,
+        principal: &str,
+    ) -> Result<BTreeMap<String, String>, KafkaConfigError> {
+        let overrides = self.overrides()?;
+        let mut props = match self.platform()? {
+            Some(platform) => platform.kafka_props(cluster, principal)?,
+            // Without a platform file the operator must say where the brokers are via -X.
+            None if overrides.contains_key("bootstrap.servers") => BTreeMap::new(),
+            None => {
+                return Err(PlatformError::Read {
+                    path: self.platform.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no platform file and no -X bootstrap.servers=…",
+                    ),
+                }
+                .into())
+            }
+        };
+        props.extend(overrides);
+        Ok(props)
+    }
+}
+
+/// Parse `key=value` strings; empty strings (the flag's default) are skipped.
+pub fn parse_props(raw: &[String]) -> Result<BTreeMap<String, String>, KafkaConfigError> {
+    raw.iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(KafkaConfigError::BadProperty(s.clone())),
+        })
+        .collect()
+}
+
+/// Build an rdkafka config from a property map, adding `extra` (service-specific settings that
+/// the operator's map may still override: `extra` goes first).
+pub fn client_config(props: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    for (k, v) in extra {
+        cfg.set(*k, *v);
+    }
+    for (k, v) in props {
+        cfg.set(k, v);
+    }
+    cfg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pass_through_properties() {
+        let raw = vec!["linger.ms=20".to_owned(), String::new(), "a.b = c=d".to_owned()];
+        let props = parse_props(&raw).unwrap();
+        assert_eq!(props["linger.ms"], "20");
+        assert_eq!(props["a.b"], "c=d");
+        assert_eq!(props.len(), 2);
+    }
+
+    #[test]
+    fn rejects_property_without_value() {
+        let err = parse_props(&["linger.ms".to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("key=value"));
+    }
+
+    #[test]
+    fn missing_platform_file_needs_bootstrap() {
+        let args = PlatformArgs {
+            platform: "/nonexistent/platform.json".into(),
+            kafka_props: vec![],
+        };
+        assert!(args.kafka_props("prod", "shop-api").is_err());
+        let args = PlatformArgs {
+            platform: "/nonexistent/platform.json".into(),
+            kafka_props: vec!["bootstrap.servers=h:9092".into()],
+        };
+        assert_eq!(
+            args.kafka_props("prod", "shop-api").unwrap()["bootstrap.servers"],
+            "h:9092"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! The `/metrics` endpoint every service exposes, in Prometheus text format.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
+use prometheus_client::{encoding::text::encode, registry::Registry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot listen for /metrics on {addr}: {source}; pick another --metrics-addr")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Serve `registry` on `addr` until `stop` is cancelled. Returns once the socket is bound, so a
+/// port clash fails the service at start-up instead of silently losing its metrics.
+pub async fn serve(
+    addr: SocketAddr,
+    registry: Registry,
+    stop: CancellationToken,
+) -> Result<SocketAddr, MetricsError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| MetricsError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| MetricsError::Bind { addr, source })?;
+    let app = router(Arc::new(registry));
+    tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "metrics endpoint stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "serving /metrics");
+    Ok(bound)
+}
+
+/// The router alone, for services that already run an HTTP server.
+pub fn router(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/metrics", get(render))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(registry)
+}
+
+async fn render(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    let mut body = String::new();
+    match encode(&mut body, &registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics failed: {error}"),
+        )
+            .into_response(),
+    }
+}

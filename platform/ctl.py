@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""vygoda's local platform: `up`, `down`, `status`, `reset`, `install`.
+
+    python3 platform/ctl.py up        # idempotent: installs what is missing, starts what is down
+    python3 platform/ctl.py status    # every part, its address and health (--json)
+    python3 platform/ctl.py down      # stops what `up` started, by pid; data stays
+    python3 platform/ctl.py reset     # down, then wipe .vygoda (data, certificates, passwords)
+
+The Makefile's `up`, `down`, `status` and `reset` call this. It needs only the standard library
+to install; then it re-runs itself inside the project venv, whose confluent-kafka client does the
+Kafka health checks and topic creation.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vyplat import paths  # noqa: E402
+from vyplat.procs import PlatformError  # noqa: E402
+
+IN_VENV_FLAG = "VYGODA_PLATFORM_IN_VENV"
+
+
+def reexec_in_venv(argv: list) -> None:
+    if os.environ.get(IN_VENV_FLAG):
+        return
+    python = paths.venv_dir() / "bin" / "python"
+    os.environ[IN_VENV_FLAG] = "1"
+    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *argv])
+
+
+def write_platform_json() -> None:
+    from vyplat import hdfs, kafka, monitoring, postgres, registry, secrets
+
+    platform = {
+        "clusters": {c: {"bootstrap": kafka.bootstrap(c), "brokers": kafka.broker_addrs(c)}
+                     for c in kafka.CLUSTERS},
+        "principals": {p: {"username": p, "password": secrets.password(p), "kafka": kafka.client_props(p)}
+                       for p in secrets.principals()},
+        "ca": str(paths.TLS / "ca.pem"),
+        "schema_registry": {"url": registry.URL, "ca": str(paths.TLS / "ca.pem")},
+        "hdfs": {"url": hdfs.RPC, "webhdfs": f"{hdfs.HTTP}/webhdfs/v1", "namenode_http": hdfs.HTTP},
+        "lake_root": f"{hdfs.RPC}/lake",
+        "postgres_url": postgres.url("vygoda", "vygoda"),
+        "prometheus_url": monitoring.PROMETHEUS,
+        "alertmanager_url": monitoring.ALERTMANAGER,
+        "spark": {"submit": str(paths.VENV_LINK / "bin" / "spark-submit"),
+                  "python": str(paths.VENV_LINK / "bin" / "python"), "master": "local[2]"},
+    }
+    # Holds every principal's password: owner-readable only.
+    secrets.write_private(paths.PLATFORM_JSON, json.dumps(platform, indent=2) + "\n")
+
+
+def up() -> int:
+    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry, status
+
+    started = time.monotonic()
+    certs = ["registry"] + [kafka.proc_name(c, n) for c in kafka.CLUSTERS
+                            for n in range(1, kafka.BROKERS_PER_CLUSTER + 1)]
+    procs.run(["bash", paths.REPO / "kafka" / "make-certs.sh", paths.TLS, *certs])
+    postgres.start()
+    for cluster in kafka.CLUSTERS:
+        kafka.start(cluster)
+        created = kafka.ensure_topics(cluster)
+        if created:
+            print(f"[up] {cluster}: created topics {', '.join(created)}", flush=True)
+    hdfs.start()
+    registry.start()
+    monitoring.start()
+    write_platform_json()
+    healthy = status.show(as_json=False)
+    print(f"[up] platform {'healthy' if healthy else 'NOT healthy'} in {time.monotonic() - started:.1f}s; "
+          f"description: {paths.PLATFORM_JSON}", flush=True)
+    return 0 if healthy else 1
+
+
+def down() -> int:
+    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry
+
+    for name in sorted(p.stem for p in paths.RUN.glob("svc-*.pid")):
+        procs.stop(name)
+    monitoring.stop()
+    registry.stop()
+    hdfs.stop()
+    for cluster in kafka.CLUSTERS:
+        kafka.stop(cluster)
+    postgres.stop()
+    print("[down] stopped", flush=True)
+    return 0
+
+
+def main(argv: list) -> int:
+    parser = argparse.ArgumentParser(prog="platform/ctl.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("install", help="install what is missing (packages, broker, jars, venv, binaries)")
+    sub.add_parser("up", help="install what is missing and start what is down (idempotent)")
+    sub.add_parser("down", help="stop what up started; data stays")
+    st = sub.add_parser("status", help="every part, its address and health")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("reset", help="down, then wipe all local data, certificates and passwords")
+    args = parser.parse_args(argv)
+
+    paths.ensure_dirs()
+    try:
+        if args.cmd in ("install", "up"):
+            from vyplat import install
+
+            install.all_()
+            if args.cmd == "install":
+                return 0
+        if args.cmd == "reset":
+            down()
+            shutil.rmtree(paths.STATE)
+            print(f"[reset] removed {paths.STATE}")
+            return 0
+        reexec_in_venv(argv)
+        if args.cmd == "up":
+            return up()
+        if args.cmd == "down":
+            return down()
+        from vyplat import status
+
+        return 0 if status.show(args.json) else 1
+    except PlatformError as error:
+        print(f"[{args.cmd}] FAILED: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,141 @@
+"""Install what a fresh machine lacks: Debian packages, the broker binary, the Hadoop server jars,
+the Python venv, and the workspace's release binaries. Each step checks first, so a warm run is a
+few stat calls."""
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from fnmatch import fnmatch
+from pathlib import Path
+
+from . import paths
+from .procs import PlatformError, run
+
+APT_PACKAGES = {
+    # package: a file it installs, to check without dpkg queries
+    "prometheus": "/usr/bin/prometheus",
+    "prometheus-alertmanager": "/usr/bin/prometheus-alertmanager",
+    "prometheus-blackbox-exporter": "/usr/bin/prometheus-blackbox-exporter",
+    "prometheus-node-exporter": "/usr/bin/prometheus-node-exporter",
+    "libjersey1-core-java": "/usr/share/java/jersey1-core.jar",
+    "libjersey1-server-java": "/usr/share/java/jersey1-server.jar",
+    "libjersey1-servlet-java": "/usr/share/java/jersey1-servlet.jar",
+    "libjsr311-api-java": "/usr/share/java/jsr311-api.jar",
+    "postgresql": "/usr/lib/postgresql",
+    "openjdk-17-jre-headless": "/usr/bin/java",
+    "openssl": "/usr/bin/openssl",
+    "libssl-dev": "/usr/include/openssl/ssl.h",
+    "pkg-config": "/usr/bin/pkg-config",
+    "curl": "/usr/bin/curl",
+}
+
+
+def say(msg: str) -> None:
+    print(f"[install] {msg}", flush=True)
+
+
+def apt() -> None:
+    missing = [pkg for pkg, probe in APT_PACKAGES.items() if not os.path.exists(probe)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise PlatformError(f"missing Debian packages: sudo apt-get install {' '.join(missing)}")
+    say(f"apt-get install {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+    # Debian starts nothing without systemd, but stop a packaged server if some init did.
+    for svc in ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter"):
+        subprocess.run(["service", svc, "stop"], capture_output=True)
+
+
+def nisshi() -> None:
+    """Build the Nisshi broker once per version into the cache (~15 min on 2 cores)."""
+    if paths.NISSHI.exists():
+        return
+    toolchains = subprocess.run(["rustup", "toolchain", "list"], capture_output=True, text=True).stdout
+    if "nightly" not in toolchains:
+        say("rustup toolchain install nightly (the broker's dependencies need rustc newer than stable)")
+        run(["rustup", "toolchain", "install", "nightly", "--profile", "minimal"])
+    say(f"building nisshi {paths.NISSHI_VERSION} (about 15 minutes on 2 cores; cached afterwards)")
+    root = paths.NISSHI.parent.parent
+    log = paths.CACHE / "nisshi-build.log"
+    with open(log, "w") as out:
+        code = subprocess.call(
+            ["cargo", "+nightly", "install", "nisshi", "--version", paths.NISSHI_VERSION, "--locked",
+             "--no-default-features", "--features", "libsql,postgres", "--root", str(root)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    if code != 0:
+        raise PlatformError(f"building nisshi failed; see {log}")
+
+
+def hadoop_jars() -> None:
+    """Take the HDFS server jars out of the pyspark 2.4.8 sdist (newer pyspark ships clients only)."""
+    if (paths.HADOOP_JARS / ".complete").exists():
+        return
+    patterns = [
+        line.strip()
+        for line in (paths.REPO / "hadoop" / "local" / "server-jars.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    sdist = paths.CACHE / "sdist" / "pyspark-2.4.8.tar.gz"
+    if not sdist.exists():
+        say("downloading the pyspark 2.4.8 sdist (220 MB) for the Hadoop 2.7.3 server jars")
+        venv = paths.CACHE / "venv-sdist"
+        if not (venv / "bin" / "pip").exists():
+            run([sys.executable, "-m", "venv", str(venv)])
+            run([venv / "bin" / "pip", "install", "-q", "wheel", "setuptools"])
+        # --no-build-isolation + no pypandoc: the sdist's setup.py breaks otherwise (platform facts).
+        run([venv / "bin" / "pip", "download", "-q", "--no-deps", "--no-build-isolation",
+             "-d", sdist.parent, "pyspark==2.4.8"])
+    tmp = Path(tempfile.mkdtemp(dir=paths.CACHE))
+    with tarfile.open(sdist) as tar:
+        members = [
+            m for m in tar.getmembers()
+            if m.name.startswith("pyspark-2.4.8/deps/jars/")
+            and any(fnmatch(Path(m.name).name, p) for p in patterns)
+        ]
+        for m in members:
+            m.name = Path(m.name).name
+        tar.extractall(tmp, members=members, filter="data")
+    if not any(tmp.glob("hadoop-hdfs-*.jar")):
+        raise PlatformError("hadoop-hdfs jar not found in the pyspark 2.4.8 sdist")
+    (tmp / ".complete").write_text("ok\n")
+    shutil.rmtree(paths.HADOOP_JARS, ignore_errors=True)
+    tmp.rename(paths.HADOOP_JARS)
+    say(f"{len(members)} Hadoop server jars ready")
+
+
+def venv() -> Path:
+    target = paths.venv_dir()
+    if not (target / ".complete").exists():
+        say("creating the project venv (pyspark 4.3, pyarrow, confluent-kafka; about a minute)")
+        shutil.rmtree(target, ignore_errors=True)
+        run([sys.executable, "-m", "venv", str(target)])
+        run([target / "bin" / "pip", "install", "-q", "-r", paths.REPO / "platform" / "requirements.txt"])
+        (target / ".complete").write_text("ok\n")
+    link = paths.VENV_LINK
+    if not link.is_symlink() or link.resolve() != target:
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    return target
+
+
+def binaries() -> None:
+    """Release build of the workspace; cargo itself makes this a no-op when nothing changed."""
+    say("cargo build --release (workspace binaries)")
+    code = subprocess.call(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=paths.REPO)
+    if code != 0:
+        raise PlatformError("cargo build --release failed; fix the build before `make up`")
+
+
+def all_() -> None:
+    paths.CACHE.mkdir(parents=True, exist_ok=True)
+    apt()
+    hadoop_jars()
+    venv()
+    nisshi()
+    binaries()

@@ -1,0 +1,58 @@
+"""Prometheus, Alertmanager, the blackbox exporter (broker/HDFS/PostgreSQL probes: the brokers
+have no metrics endpoint) and the node exporter, with configs from monitoring/."""
+import sys
+import urllib.request
+
+from . import paths, procs
+
+PROMETHEUS = "http://127.0.0.1:9090"
+ALERTMANAGER = "http://127.0.0.1:9093"
+BLACKBOX = "127.0.0.1:9115"
+NODE = "127.0.0.1:9100"
+OUT = paths.STATE / "monitoring"
+
+
+def render() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = paths.REPO / "monitoring"
+    (OUT / "targets" / "spark").mkdir(parents=True, exist_ok=True)
+    for rel, dest in (("prometheus/prometheus.local.yml", "prometheus.yml"),
+                      ("blackbox/blackbox.local.yml", "blackbox.yml")):
+        text = (src / rel).read_text()
+        text = text.replace("@@VYGODA_DIR@@", str(paths.STATE)).replace("@@REPO@@", str(paths.REPO))
+        (OUT / dest).write_text(text)
+
+
+def _ready(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=3) as r:
+        return r.status == 200
+
+
+def start() -> None:
+    render()
+    procs.start("blackbox-exporter", ["prometheus-blackbox-exporter",
+                                      f"--config.file={OUT / 'blackbox.yml'}",
+                                      f"--web.listen-address={BLACKBOX}"])
+    procs.start("node-exporter", ["prometheus-node-exporter", f"--web.listen-address={NODE}",
+                                  "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
+                                  "--collector.loadavg", "--collector.filesystem", "--collector.diskstats",
+                                  "--collector.netdev"])
+    # Alertmanager's webhook receiver: keeps notifications in a file a person or test can read.
+    procs.start("alert-receiver", [sys.executable, paths.REPO / "monitoring" / "webhook_receiver.py",
+                                   "--listen", "127.0.0.1:9095", "--out", OUT / "notifications.jsonl"])
+    procs.start("alertmanager", ["prometheus-alertmanager",
+                                 f"--config.file={paths.REPO / 'monitoring' / 'alertmanager' / 'alertmanager.yml'}",
+                                 f"--storage.path={OUT / 'alertmanager-data'}",
+                                 "--web.listen-address=127.0.0.1:9093", "--cluster.listen-address="])
+    procs.start("prometheus", ["prometheus", f"--config.file={OUT / 'prometheus.yml'}",
+                               f"--storage.tsdb.path={OUT / 'prometheus-data'}",
+                               "--storage.tsdb.retention.time=7d",
+                               "--web.listen-address=127.0.0.1:9090", "--web.enable-lifecycle"])
+    procs.wait_for("Prometheus", lambda: _ready(f"{PROMETHEUS}/-/ready"), 60, "prometheus")
+    procs.wait_for("Alertmanager", lambda: _ready(f"{ALERTMANAGER}/-/ready"), 60, "alertmanager")
+    procs.wait_for("blackbox exporter", lambda: _ready(f"http://{BLACKBOX}/-/healthy"), 30, "blackbox-exporter")
+
+
+def stop() -> None:
+    for name in ("prometheus", "alertmanager", "alert-receiver", "node-exporter", "blackbox-exporter"):
+        procs.stop(name)

@@ -1,0 +1,41 @@
+"""Where things live: the repository, its state folder (.vygoda) and the download cache.
+
+The cache sits outside the clone and is keyed by version, so a fresh clone on a machine that has
+already built the broker or downloaded Spark does not do it again, and `make reset` never throws
+away 20 minutes of downloads.
+"""
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("VYGODA_STATE_DIR", REPO / ".vygoda"))
+CACHE = Path(os.environ.get("VYGODA_CACHE_DIR", Path.home() / ".cache" / "vygoda"))
+
+RUN = STATE / "run"          # pid files
+LOGS = STATE / "logs"        # one log per process
+TLS = STATE / "tls"          # CA and server certificates
+SECRETS = STATE / "secrets"  # generated passwords (0600)
+PLATFORM_JSON = STATE / "platform.json"
+
+NISSHI_VERSION = "0.8.1"
+NISSHI = CACHE / f"nisshi-{NISSHI_VERSION}" / "bin" / "nisshi"
+HADOOP_VERSION = "2.7.3"
+HADOOP_JARS = CACHE / f"hadoop-{HADOOP_VERSION}-server-jars"
+SPARK_VERSION = "4.3.0"
+VENV_LINK = STATE / "venv"
+RELEASE = REPO / "target" / "release"
+
+
+def venv_dir() -> Path:
+    """The project venv, keyed by the hash of platform/requirements.txt so a change rebuilds it."""
+    import hashlib
+
+    digest = hashlib.sha256((REPO / "platform" / "requirements.txt").read_bytes()).hexdigest()[:12]
+    return CACHE / f"venv-{digest}"
+
+
+def ensure_dirs() -> None:
+    for d in (STATE, RUN, LOGS):
+        d.mkdir(parents=True, exist_ok=True)
+    SECRETS.mkdir(parents=True, exist_ok=True)
+    os.chmod(SECRETS, 0o700)

@@ -1,0 +1,32 @@
+"""Generated credentials: one password per principal, never committed, owner-readable only."""
+import os
+import secrets as _secrets
+import tomllib
+
+from . import paths
+
+
+def principals() -> list:
+    """Every principal of kafka/acls.toml, the single source of who exists."""
+    table = tomllib.loads((paths.REPO / "kafka" / "acls.toml").read_text())
+    return sorted(table["principals"])
+
+
+def password(name: str) -> str:
+    """The principal's password, generated on first use and kept in .vygoda/secrets/<name>."""
+    path = paths.SECRETS / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def write_private(path, text: str) -> None:
+    """Write a file holding credentials with mode 0600 from the start (no window of 0644)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

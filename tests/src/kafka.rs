@@ -1,0 +1,194 @@
+//! Topics and records for tests.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use vygoda_common::kafka::client_config;
+
+/// A topic created for one test, deleted when dropped.
+#[derive(Debug)]
+pub struct TopicGuard {
+    pub name: String,
+    admin_props: BTreeMap<String, String>,
+}
+
+pub(crate) async fn create_topic(
+    admin_props: BTreeMap<String, String>,
+    name: &str,
+    partitions: i32,
+    compact: bool,
+) -> TopicGuard {
+    let admin: AdminClient<DefaultClientContext> = client_config(&admin_props, &[])
+        .create()
+        .expect("admin client");
+    let policy = if compact { "compact" } else { "delete" };
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1))
+        .set("cleanup.policy", policy);
+    let results = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .expect("create_topics request");
+    for result in results {
+        result.unwrap_or_else(|(t, e)| panic!("creating topic {t}: {e}"));
+    }
+    TopicGuard {
+        name: name.to_owned(),
+        admin_props,
+    }
+}
+
+impl Drop for TopicGuard {
+    fn drop(&mut self) {
+        let props = self.admin_props.clone();
+        let name = self.name.clone();
+        // Drop cannot await, and may run inside a runtime: delete from a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(admin) = client_config(&props, &[]).create::<AdminClient<_>>() {
+                    let _ = admin
+                        .delete_topics(&[name.as_str()], &AdminOptions::new())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// One consumed record, everything a test may compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: Option<i64>,
+}
+
+/// Produce `(key, value)` records and wait for every acknowledgement.
+pub async fn produce(
+    props: &BTreeMap<String, String>,
+    topic: &str,
+    records: &[(Option<Vec<u8>>, Option<Vec<u8>>)],
+) {
+    let producer: FutureProducer = client_config(
+        props,
+        &[("enable.idempotence", "true"), ("acks", "all")],
+    )
+    .create()
+    .expect("producer");
+    let sends = records.iter().map(|(k, v)| {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+        if let Some(k) = k {
+            record = record.key(k.as_slice());
+        }
+        if let Some(v) = v {
+            record = record.payload(v.as_slice());
+        }
+        producer.send(record, Duration::from_secs(30))
+    });
+    for result in futures_join(sends).await {
+        result.unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
+    }
+}
+
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    for f in futs.collect::<Vec<_>>() {
+        out.push(f.await);
+    }
+    out
+}
+
+/// Read every record of `topic` from the beginning up to the high watermarks seen at the start.
+/// Uses `assign` (no group), like an independent auditor would.
+pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record> {
+    let consumer: BaseConsumer = client_config(
+        props,
+        &[
+            ("group.id", "vygoda-test-reader"),
+            ("enable.auto.commit", "false"),
+            ("enable.partition.eof", "false"),
+        ],
+    )
+    .create()
+    .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(15))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining = BTreeMap::new();
+    for p in &partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, *p, Duration::from_secs(15))
+            .expect("watermarks");
+        if high > low {
+            remaining.insert(*p, high);
+            tpl.add_partition_offset(topic, *p, Offset::Beginning)
+                .expect("assign offset");
+        }
+    }
+    let mut out = Vec::new();
+    if remaining.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !remaining.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "consume_all({topic}) timed out");
+        let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let msg = msg.expect("consume");
+        let headers = msg
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Record {
+            partition: msg.partition(),
+            offset: msg.offset(),
+            key: msg.key().map(<[u8]>::to_vec),
+            value: msg.payload().map(<[u8]>::to_vec),
+            headers,
+            timestamp: msg.timestamp().to_millis(),
+        });
+        if let Some(high) = remaining.get(&msg.partition()) {
+            if msg.offset() + 1 >= *high {
+                remaining.remove(&msg.partition());
+            }
+        }
+    }
+    out
+}
+
+/// Headers builder for tests that produce with headers.
+pub fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
+    pairs.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
+        h.insert(Header {
+            key: k,
+            value: Some(*v),
+        })
+    })
+}

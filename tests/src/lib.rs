@@ -1,0 +1,158 @@
+//! Fixture for integration tests: the real local platform (started with `make up` if it is not
+//! running), unique topics and lake paths per test, and service processes stopped on `Drop`.
+//!
+//! Tests never share a topic or a path, never set global environment variables, and clean up
+//! after themselves, so they run in parallel threads without `#[serial]`.
+
+mod kafka;
+mod process;
+mod storage;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use kafka::{consume_all, headers, produce, Record, TopicGuard};
+pub use process::ServiceProcess;
+pub use storage::{HdfsDir, LakeDir};
+pub use vygoda_common::platform::Platform;
+
+/// The running local platform.
+#[derive(Debug)]
+pub struct TestPlatform {
+    pub platform: Platform,
+    pub root: PathBuf,
+}
+
+static PLATFORM: OnceLock<TestPlatform> = OnceLock::new();
+
+impl TestPlatform {
+    /// The platform, started with `platform/ctl.py up` first if any part does not answer.
+    ///
+    /// Panics (failing the test) if it cannot be brought up: an integration test must never pass
+    /// because the service under test is down.
+    pub fn get() -> &'static TestPlatform {
+        PLATFORM.get_or_init(|| {
+            let root = repo_root();
+            let file = root.join(vygoda_common::platform::DEFAULT_PATH);
+            let ready = Platform::load(&file).is_ok_and(|p| ports_open(&p));
+            if !ready {
+                let status = std::process::Command::new("python3")
+                    .arg(root.join("platform/ctl.py"))
+                    .arg("up")
+                    .current_dir(&root)
+                    .status()
+                    .expect("cannot run python3 platform/ctl.py up");
+                assert!(status.success(), "`make up` failed; see .vygoda/logs/");
+            }
+            let platform = Platform::load(&file).expect("platform.json after make up");
+            TestPlatform { platform, root }
+        })
+    }
+
+    pub fn platform_file(&self) -> PathBuf {
+        self.root.join(vygoda_common::platform::DEFAULT_PATH)
+    }
+
+    /// librdkafka properties for `principal` on `cluster`, bootstrap included.
+    pub fn kafka_props(&self, cluster: &str, principal: &str) -> BTreeMap<String, String> {
+        self.platform
+            .kafka_props(cluster, principal)
+            .expect("cluster and principal in platform.json")
+    }
+
+    /// Create a topic as `admin`; it is deleted when the guard drops.
+    pub async fn create_topic(
+        &self,
+        cluster: &str,
+        name: &str,
+        partitions: i32,
+        compact: bool,
+    ) -> TopicGuard {
+        kafka::create_topic(self.kafka_props(cluster, "admin"), name, partitions, compact).await
+    }
+
+    /// A unique `file://` lake directory, removed on drop.
+    pub fn lake_dir(&self, prefix: &str) -> LakeDir {
+        LakeDir::new(prefix)
+    }
+
+    /// A unique `hdfs://…/test/<name>` directory, removed on drop.
+    pub fn hdfs_dir(&self, prefix: &str) -> HdfsDir {
+        HdfsDir::new(&self.platform.hdfs.url, prefix)
+    }
+
+    /// Path of a pid file written by `make up` (e.g. `kafka-prod-2`).
+    pub fn pid_file(&self, name: &str) -> PathBuf {
+        self.root.join(".vygoda/run").join(format!("{name}.pid"))
+    }
+
+    /// Bring every part back (after a test killed one on purpose).
+    pub fn heal(&self) {
+        let status = std::process::Command::new("python3")
+            .arg(self.root.join("platform/ctl.py"))
+            .arg("up")
+            .current_dir(&self.root)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("cannot run platform/ctl.py up");
+        assert!(status.success(), "platform did not come back; see .vygoda/logs/");
+    }
+}
+
+/// A name no other test (in this or another process) uses: `prefix-<pid>-<time>-<n>`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000_000)
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Poll `check` until it returns `Some`, or panic after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The repository root (this crate lives in `<root>/tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate has a parent")
+        .to_path_buf()
+}
+
+/// Cheap readiness test: every broker, HDFS and the registry accept TCP connections.
+fn ports_open(p: &Platform) -> bool {
+    let mut addrs: Vec<String> = p.clusters.values().flat_map(|c| c.brokers.clone()).collect();
+    addrs.push(strip_scheme(&p.hdfs.url));
+    addrs.push(strip_scheme(&p.schema_registry.url));
+    addrs.iter().all(|a| {
+        a.parse::<SocketAddr>()
+            .is_ok_and(|sa| TcpStream::connect_timeout(&sa, Duration::from_secs(1)).is_ok())
+    })
+}
+
+fn strip_scheme(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
