@@ -27,10 +27,10 @@ test: up lint test-rust test-python ## every test (starts the platform if needed
 
 lint: ## formatting and clippy, warnings are errors
 	cargo fmt --all -- --check
-	cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 test-rust:
-	cargo test --release --workspace --no-fail-fast
+	cargo test --workspace --no-fail-fast
 
 test-python:
 	$(VENV) -m pytest -q tests/python spark/tests
@@ -39,5 +39,5 @@ fmt: ## format the code
 	cargo fmt --all
 
 acls: ## regenerate production kafka-acls commands from kafka/acls.toml
-	cargo run --release -q -p vygoda-common --bin vygoda-acls -- render --cluster prod > kafka/generated/acls-prod.sh
-	cargo run --release -q -p vygoda-common --bin vygoda-acls -- render --cluster analytics > kafka/generated/acls-analytics.sh
+	cargo run -q -p vygoda-common --bin vygoda-acls -- render --cluster prod > kafka/generated/acls-prod.sh
+	cargo run -q -p vygoda-common --bin vygoda-acls -- render --cluster analytics > kafka/generated/acls-analytics.sh

@@ -1,5 +1,5 @@
 """Install what a fresh machine lacks: Debian packages, the broker binary, the Hadoop server jars,
-the Python venv, and the workspace's release binaries. Each step checks first, so a warm run is a
+the Python venv, and the workspace's binaries. Each step checks first, so a warm run is a
 few stat calls."""
 import os
 import shutil
@@ -125,11 +125,12 @@ def venv() -> Path:
 
 
 def binaries() -> None:
-    """Release build of the workspace; cargo itself makes this a no-op when nothing changed."""
-    say("cargo build --release (workspace binaries)")
-    code = subprocess.call(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=paths.REPO)
+    """Build the workspace's binaries; cargo makes this a no-op when nothing changed. The dev
+    profile (dependencies at opt-level 2) is shared with `cargo test`, so CI compiles once."""
+    say("cargo build (workspace binaries)")
+    code = subprocess.call(["cargo", "build", "--workspace", "--bins", "--quiet"], cwd=paths.REPO)
     if code != 0:
-        raise PlatformError("cargo build --release failed; fix the build before `make up`")
+        raise PlatformError("cargo build failed; fix the build before `make up`")
 
 
 def all_() -> None:

@@ -49,14 +49,18 @@ def client_props(principal: str) -> dict:
 
 
 def _broker_argv(cluster: str, addr: str, tls_name: str = None) -> list:
-    argv = [paths.NISSHI, "broker",
+    argv = [paths.NISSHI, "broker", "--cluster-id", f"vygoda-{cluster}",
             "--listener-url", f"tcp://{addr}",
-            "--advertised-listener-url", f"tcp://{addr}",
-            "--storage-engine", storage_url(cluster)]
+            "--advertised-listener-url", f"tcp://{addr}"]
     if tls_name:
         argv += ["--cert", paths.TLS / f"{tls_name}.pem", "--key", paths.TLS / f"{tls_name}.key",
                  "--authentication"]
     return argv
+
+
+def _broker_env(cluster: str) -> dict:
+    # Through the environment, not argv: the storage URL carries the database password.
+    return {"STORAGE_ENGINE": storage_url(cluster)}
 
 
 def _users_fingerprint() -> str:
@@ -72,7 +76,7 @@ def ensure_users(cluster: str) -> None:
         return
     port = CLUSTERS[cluster] + SETUP_PORT_OFFSET
     name = f"kafka-{cluster}-setup"
-    procs.start(name, _broker_argv(cluster, f"127.0.0.1:{port}"))
+    procs.start(name, _broker_argv(cluster, f"127.0.0.1:{port}"), env=_broker_env(cluster))
     try:
         procs.wait_for(f"{cluster} setup broker", lambda: _tcp_open(port), 60, name)
         for principal in secrets.principals():
@@ -95,7 +99,7 @@ def start(cluster: str) -> None:
     ensure_users(cluster)
     for n, addr in enumerate(broker_addrs(cluster), start=1):
         name = proc_name(cluster, n)
-        procs.start(name, _broker_argv(cluster, addr, tls_name=name))
+        procs.start(name, _broker_argv(cluster, addr, tls_name=name), env=_broker_env(cluster))
     for n, addr in enumerate(broker_addrs(cluster), start=1):
         procs.wait_for(f"broker {addr} ({cluster})", lambda a=addr: broker_healthy(a), 60,
                        proc_name(cluster, n))
@@ -105,7 +109,7 @@ def admin_client(cluster: str, principal: str = "admin", addrs: str = None):
     from confluent_kafka.admin import AdminClient
 
     return AdminClient({"bootstrap.servers": addrs or bootstrap(cluster), **client_props(principal),
-                        "socket.timeout.ms": 5000})
+                        "socket.timeout.ms": 5000, "log_level": 2})
 
 
 def broker_healthy(addr: str) -> bool:

@@ -20,9 +20,9 @@ def healthy() -> bool:
 def start() -> None:
     users = {p: secrets.password(p) for p in secrets.principals()}
     secrets.write_private(USERS_FILE, json.dumps(users, indent=2))
-    binary = paths.RELEASE / "vygoda-schema-registry"
+    binary = paths.BIN_DIR / "vygoda-schema-registry"
     if not binary.exists():
-        raise procs.PlatformError(f"{binary} missing; `cargo build --release` first")
+        raise procs.PlatformError(f"{binary} missing; `cargo build` first")
     procs.start("schema-registry", [
         binary, "serve", "--listen", LISTEN,
         "--tls-cert", paths.TLS / "registry.pem", "--tls-key", paths.TLS / "registry.key",

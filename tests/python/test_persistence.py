@@ -1,0 +1,66 @@
+"""`make down && make up` keeps the data: Kafka records, HDFS files, credentials and CA."""
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STATE = REPO / ".vygoda"
+CTL = [sys.executable, str(REPO / "platform" / "ctl.py")]
+
+
+def _port_open(addr: str) -> bool:
+    host, port = addr.rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def test_down_then_up_keeps_kafka_and_hdfs_data():
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    platform = json.loads((STATE / "platform.json").read_text())
+    conf = {"bootstrap.servers": platform["clusters"]["prod"]["bootstrap"],
+            **platform["principals"]["admin"]["kafka"]}
+    topic = f"persist-{uuid.uuid4().hex[:12]}"
+    for f in AdminClient(conf).create_topics([NewTopic(topic, 1, 1)]).values():
+        f.result()
+    marker = uuid.uuid4().hex.encode()
+    producer = Producer({**conf, "enable.idempotence": True})
+    producer.produce(topic, key=b"k", value=marker)
+    assert producer.flush(30) == 0
+
+    hdfs_file = f"/test/{topic}.txt"
+    web = platform["hdfs"]["webhdfs"]
+    req = urllib.request.Request(f"{web}{hdfs_file}?op=CREATE&user.name=vygoda&overwrite=true",
+                                 data=marker, method="PUT")
+    with urllib.request.urlopen(req, timeout=30) as r:  # follows the redirect to the DataNode
+        assert r.status == 201
+
+    down = subprocess.run([*CTL, "down"], capture_output=True, text=True, timeout=300)
+    assert down.returncode == 0, down.stderr
+    brokers = platform["clusters"]["prod"]["brokers"]
+    assert not any(_port_open(b) for b in brokers), "brokers still listening after down"
+    assert not list((STATE / "run").glob("kafka-*.pid"))
+
+    up = subprocess.run([*CTL, "up"], capture_output=True, text=True, timeout=900)
+    assert up.returncode == 0, up.stdout + up.stderr
+    after = json.loads((STATE / "platform.json").read_text())
+    assert after["principals"]["admin"]["password"] == platform["principals"]["admin"]["password"]
+
+    consumer = Consumer({**conf, "group.id": f"persist-{topic}", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    msg = consumer.poll(30)
+    consumer.close()
+    assert msg is not None and msg.error() is None, "record not readable after restart"
+    assert msg.value() == marker
+
+    with urllib.request.urlopen(f"{web}{hdfs_file}?op=OPEN&user.name=vygoda", timeout=30) as r:
+        assert r.read() == marker
+    AdminClient(conf).delete_topics([topic])
+    urllib.request.urlopen(urllib.request.Request(
+        f"{web}{hdfs_file}?op=DELETE&user.name=vygoda", method="DELETE"), timeout=30)
