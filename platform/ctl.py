@@ -49,7 +49,7 @@ def write_platform_json() -> None:
         "postgres_url": postgres.url("vygoda", "vygoda"),
         "prometheus_url": monitoring.PROMETHEUS,
         "alertmanager_url": monitoring.ALERTMANAGER,
-        "spark": {"submit": str(paths.VENV_LINK / "bin" / "spark-submit"),
+        "spark": {"submit": str(paths.SPARK_SUBMIT),
                   "python": str(paths.VENV_LINK / "bin" / "python"), "master": "local[2]"},
     }
     # Holds every principal's password: owner-readable only.
@@ -98,7 +98,9 @@ def main(argv: list) -> int:
     parser = argparse.ArgumentParser(prog="platform/ctl.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("install", help="install what is missing (packages, broker, jars, venv, binaries)")
-    sub.add_parser("up", help="install what is missing and start what is down (idempotent)")
+    upp = sub.add_parser("up", help="install what is missing and start what is down (idempotent)")
+    upp.add_argument("--no-build", action="store_true",
+                     help="skip `cargo build` (test fixtures: cargo holds its build lock while tests run)")
     sub.add_parser("down", help="stop what up started; data stays")
     st = sub.add_parser("status", help="every part, its address and health")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -110,7 +112,7 @@ def main(argv: list) -> int:
         if args.cmd in ("install", "up"):
             from vyplat import install
 
-            install.all_()
+            install.all_(build=not getattr(args, "no_build", False))
             if args.cmd == "install":
                 return 0
         if args.cmd == "reset":

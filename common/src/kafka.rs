@@ -116,7 +116,11 @@ mod tests {
 
     #[test]
     fn parses_pass_through_properties() {
-        let raw = vec!["linger.ms=20".to_owned(), String::new(), "a.b = c=d".to_owned()];
+        let raw = vec![
+            "linger.ms=20".to_owned(),
+            String::new(),
+            "a.b = c=d".to_owned(),
+        ];
         let props = parse_props(&raw).unwrap();
         assert_eq!(props["linger.ms"], "20");
         assert_eq!(props["a.b"], "c=d");

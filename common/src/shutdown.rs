@@ -9,7 +9,10 @@ pub fn on_signal() -> CancellationToken {
     let child = token.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!(signal = "term", "shutdown requested; finishing in-flight work");
+        tracing::info!(
+            signal = "term",
+            "shutdown requested; finishing in-flight work"
+        );
         child.cancel();
         wait_for_signal().await;
         tracing::warn!("second signal; exiting without a clean shutdown");

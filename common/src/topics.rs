@@ -138,7 +138,9 @@ impl TopicTable {
             let spec = TopicSpec {
                 name: name.clone(),
                 partitions: t.partitions,
-                replication_factor: s.replication_factor.ok_or_else(|| bad("no replication_factor"))?,
+                replication_factor: s
+                    .replication_factor
+                    .ok_or_else(|| bad("no replication_factor"))?,
                 min_insync_replicas: s
                     .min_insync_replicas
                     .ok_or_else(|| bad("no min_insync_replicas"))?,
@@ -151,8 +153,13 @@ impl TopicTable {
             if spec.min_insync_replicas < 1 || spec.min_insync_replicas > spec.replication_factor {
                 return Err(bad("min_insync_replicas must be in 1..=replication_factor"));
             }
-            if !matches!(spec.cleanup_policy.as_str(), "delete" | "compact" | "compact,delete") {
-                return Err(bad("cleanup_policy must be delete, compact or compact,delete"));
+            if !matches!(
+                spec.cleanup_policy.as_str(),
+                "delete" | "compact" | "compact,delete"
+            ) {
+                return Err(bad(
+                    "cleanup_policy must be delete, compact or compact,delete",
+                ));
             }
             out.push(spec);
         }
@@ -235,12 +242,17 @@ replication_factor = 5
         assert_eq!(prod[1].retention_ms, -1);
         assert_eq!(t.production("analytics").unwrap().len(), 1);
         let local = t.local("prod").unwrap();
-        assert!(local.iter().all(|s| s.replication_factor == 1 && s.min_insync_replicas == 1));
+        assert!(local
+            .iter()
+            .all(|s| s.replication_factor == 1 && s.min_insync_replicas == 1));
     }
 
     #[test]
     fn renders_create_commands() {
-        let script = TopicTable::parse(TABLE).unwrap().render_script("analytics").unwrap();
+        let script = TopicTable::parse(TABLE)
+            .unwrap()
+            .render_script("analytics")
+            .unwrap();
         assert!(script.contains(
             "--create --if-not-exists --topic b --partitions 1 --replication-factor 5 \
              --config min.insync.replicas=2 --config cleanup.policy=compact --config retention.ms=-1\n"
@@ -252,13 +264,20 @@ replication_factor = 5
     fn inconsistent_settings_are_refused() {
         let bad = TABLE.replace("replication_factor = 5", "replication_factor = 1");
         let err = TopicTable::parse(&bad).unwrap_err().to_string();
-        assert!(err.contains("`b`") && err.contains("min_insync_replicas"), "{err}");
+        assert!(
+            err.contains("`b`") && err.contains("min_insync_replicas"),
+            "{err}"
+        );
     }
 
     #[test]
     fn the_repository_table_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kafka/topics.toml");
         let t = TopicTable::load(&path).unwrap();
-        assert!(t.production("prod").unwrap().iter().any(|s| s.name == "products"));
+        assert!(t
+            .production("prod")
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "products"));
     }
 }

@@ -121,7 +121,24 @@ def venv() -> Path:
     if not link.is_symlink() or link.resolve() != target:
         link.unlink(missing_ok=True)
         link.symlink_to(target)
+    _spark_wrapper(target)
     return target
+
+
+def _spark_wrapper(venv: Path) -> None:
+    """`.vygoda/bin/spark-submit`: pyspark's own script looks for SPARK_HOME with whatever
+    `python3` is first on PATH, so callers outside the venv (the jobs driver, tests) would fail."""
+    python = venv / "bin" / "python"
+    home = subprocess.run([python, "-c", "import pyspark, os; print(os.path.dirname(pyspark.__file__))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    paths.SPARK_SUBMIT.parent.mkdir(parents=True, exist_ok=True)
+    paths.SPARK_SUBMIT.write_text(
+        "#!/bin/sh\n"
+        f"export SPARK_HOME='{home}'\n"
+        f"export PYSPARK_PYTHON='{python}' PYSPARK_DRIVER_PYTHON='{python}'\n"
+        f"exec '{home}/bin/spark-submit' \"$@\"\n"
+    )
+    paths.SPARK_SUBMIT.chmod(0o755)
 
 
 def binaries() -> None:
@@ -133,10 +150,11 @@ def binaries() -> None:
         raise PlatformError("cargo build failed; fix the build before `make up`")
 
 
-def all_() -> None:
+def all_(build: bool = True) -> None:
     paths.CACHE.mkdir(parents=True, exist_ok=True)
     apt()
     hadoop_jars()
     venv()
     nisshi()
-    binaries()
+    if build:
+        binaries()

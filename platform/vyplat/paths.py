@@ -23,6 +23,7 @@ HADOOP_VERSION = "2.7.3"
 HADOOP_JARS = CACHE / f"hadoop-{HADOOP_VERSION}-server-jars"
 SPARK_VERSION = "4.3.0"
 VENV_LINK = STATE / "venv"
+SPARK_SUBMIT = STATE / "bin" / "spark-submit"
 # Dev profile: dependencies are built with opt-level 2 (Cargo.toml), and tests share the build.
 BIN_DIR = REPO / "target" / "debug"
 

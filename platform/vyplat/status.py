@@ -32,8 +32,8 @@ def parts() -> list:
          lambda: monitoring._ready(f"http://{monitoring.BLACKBOX}/-/healthy")),
         ("node exporter", monitoring.NODE, "node-exporter",
          lambda: monitoring._ready(f"http://{monitoring.NODE}/metrics")),
-        ("spark", f"{paths.VENV_LINK}/bin/spark-submit (local[2])", None,
-         lambda: (paths.VENV_LINK / "bin" / "spark-submit").exists()),
+        ("spark", f"{paths.SPARK_SUBMIT} (local[2])", None,
+         lambda: paths.SPARK_SUBMIT.exists()),
     ]
     return rows
 

@@ -28,8 +28,8 @@ pub(crate) async fn create_topic(
         .create()
         .expect("admin client");
     let policy = if compact { "compact" } else { "delete" };
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1))
-        .set("cleanup.policy", policy);
+    let topic =
+        NewTopic::new(name, partitions, TopicReplication::Fixed(1)).set("cleanup.policy", policy);
     let results = admin
         .create_topics([&topic], &AdminOptions::new())
         .await
@@ -84,12 +84,10 @@ pub async fn produce(
     topic: &str,
     records: &[(Option<Vec<u8>>, Option<Vec<u8>>)],
 ) {
-    let producer: FutureProducer = client_config(
-        props,
-        &[("enable.idempotence", "true"), ("acks", "all")],
-    )
-    .create()
-    .expect("producer");
+    let producer: FutureProducer =
+        client_config(props, &[("enable.idempotence", "true"), ("acks", "all")])
+            .create()
+            .expect("producer");
     let sends = records.iter().map(|(k, v)| {
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
         if let Some(k) = k {
@@ -153,7 +151,10 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
     consumer.assign(&tpl).expect("assign");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while !remaining.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "consume_all({topic}) timed out");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consume_all({topic}) timed out"
+        );
         let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
             continue;
         };

@@ -30,7 +30,8 @@ pub struct TestPlatform {
 static PLATFORM: OnceLock<TestPlatform> = OnceLock::new();
 
 impl TestPlatform {
-    /// The platform, started with `platform/ctl.py up` first if any part does not answer.
+    /// The platform, started with `platform/ctl.py up --no-build` first if any part does not
+    /// answer (`cargo test` holds the build lock, so the fixture must not run `cargo build`).
     ///
     /// Panics (failing the test) if it cannot be brought up: an integration test must never pass
     /// because the service under test is down.
@@ -42,7 +43,7 @@ impl TestPlatform {
             if !ready {
                 let status = std::process::Command::new("python3")
                     .arg(root.join("platform/ctl.py"))
-                    .arg("up")
+                    .args(["up", "--no-build"])
                     .current_dir(&root)
                     .status()
                     .expect("cannot run python3 platform/ctl.py up");
@@ -72,7 +73,13 @@ impl TestPlatform {
         partitions: i32,
         compact: bool,
     ) -> TopicGuard {
-        kafka::create_topic(self.kafka_props(cluster, "admin"), name, partitions, compact).await
+        kafka::create_topic(
+            self.kafka_props(cluster, "admin"),
+            name,
+            partitions,
+            compact,
+        )
+        .await
     }
 
     /// A unique `file://` lake directory, removed on drop.
@@ -94,12 +101,15 @@ impl TestPlatform {
     pub fn heal(&self) {
         let status = std::process::Command::new("python3")
             .arg(self.root.join("platform/ctl.py"))
-            .arg("up")
+            .args(["up", "--no-build"])
             .current_dir(&self.root)
             .stdout(std::process::Stdio::null())
             .status()
             .expect("cannot run platform/ctl.py up");
-        assert!(status.success(), "platform did not come back; see .vygoda/logs/");
+        assert!(
+            status.success(),
+            "platform did not come back; see .vygoda/logs/"
+        );
     }
 }
 
@@ -128,7 +138,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -143,7 +156,11 @@ pub fn repo_root() -> PathBuf {
 
 /// Cheap readiness test: every broker, HDFS and the registry accept TCP connections.
 fn ports_open(p: &Platform) -> bool {
-    let mut addrs: Vec<String> = p.clusters.values().flat_map(|c| c.brokers.clone()).collect();
+    let mut addrs: Vec<String> = p
+        .clusters
+        .values()
+        .flat_map(|c| c.brokers.clone())
+        .collect();
     addrs.push(strip_scheme(&p.hdfs.url));
     addrs.push(strip_scheme(&p.schema_registry.url));
     addrs.iter().all(|a| {

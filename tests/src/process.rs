@@ -21,7 +21,9 @@ impl ServiceProcess {
         let bin = bin.as_ref();
         let dir = std::env::temp_dir().join("vygoda-test-logs");
         std::fs::create_dir_all(&dir).expect("log dir");
-        let name = bin.file_name().map_or("service".into(), |n| n.to_string_lossy());
+        let name = bin
+            .file_name()
+            .map_or("service".into(), |n| n.to_string_lossy());
         let log = dir.join(format!("{}.log", crate::unique_name(&name)));
         let out = File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file clone");

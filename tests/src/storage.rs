@@ -67,7 +67,10 @@ impl Drop for HdfsDir {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(client) = hdfs_native::ClientBuilder::new().with_url(&namenode).build() {
+                if let Ok(client) = hdfs_native::ClientBuilder::new()
+                    .with_url(&namenode)
+                    .build()
+                {
                     let _ = client.delete(&path, true).await;
                 }
             });

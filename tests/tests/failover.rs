@@ -13,7 +13,12 @@ async fn clients_carry_on_when_one_broker_of_three_dies() {
     let props = tp.kafka_props("prod", "shop-api");
     let batch = |from: usize| -> Vec<_> {
         (from..from + 500)
-            .map(|i| (Some(format!("k{i}").into_bytes()), Some(i.to_string().into_bytes())))
+            .map(|i| {
+                (
+                    Some(format!("k{i}").into_bytes()),
+                    Some(i.to_string().into_bytes()),
+                )
+            })
             .collect()
     };
     produce(&props, &topic, &batch(0)).await;
@@ -25,8 +30,11 @@ async fn clients_carry_on_when_one_broker_of_three_dies() {
         .trim()
         .parse()
         .expect("pid");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill broker");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill broker");
 
     // A fresh client with all three brokers in its bootstrap list, and the old one, both carry on.
     let result = tokio::time::timeout(Duration::from_secs(120), async {
@@ -40,7 +48,12 @@ async fn clients_carry_on_when_one_broker_of_three_dies() {
 
     let mut values: Vec<usize> = read
         .iter()
-        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap().parse().unwrap())
+        .map(|r| {
+            String::from_utf8(r.value.clone().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     values.sort_unstable();
     let expected: Vec<usize> = (0..1500).collect();

@@ -18,19 +18,20 @@ async fn hdfs_write_read_rename_roundtrip() {
         .await
         .expect("create");
     writer
-        .write(Bytes::from(data.clone()))
+        .write_bytes(Bytes::from(data.clone()))
         .await
         .expect("write");
     writer.close().await.expect("close");
     let done = format!("{}/file.bin", dir.path);
     client.rename(&tmp, &done, false).await.expect("rename");
-    let listing = client
-        .list_status(&dir.path, false)
-        .await
-        .expect("list");
+    let listing = client.list_status(&dir.path, false).await.expect("list");
     let names: Vec<_> = listing.iter().map(|s| s.path.clone()).collect();
-    assert_eq!(names.len(), 1, "only the renamed file is visible: {names:?}");
+    assert_eq!(
+        names.len(),
+        1,
+        "only the renamed file is visible: {names:?}"
+    );
     let mut reader = client.read(&done).await.expect("open");
-    let back = reader.read(data.len()).await.expect("read");
+    let back = reader.read_bytes(data.len()).await.expect("read");
     assert_eq!(back.as_ref(), data.as_slice());
 }

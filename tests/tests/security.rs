@@ -53,7 +53,10 @@ fn plaintext_client_is_refused() {
     let tp = TestPlatform::get();
     let mut good = tp.kafka_props("prod", "operator");
     first_broker(&mut good, tp);
-    assert!(metadata(&good).is_ok(), "control: a correct client must connect");
+    assert!(
+        metadata(&good).is_ok(),
+        "control: a correct client must connect"
+    );
     let bad: BTreeMap<String, String> = [
         ("bootstrap.servers", good["bootstrap.servers"].as_str()),
         ("security.protocol", "PLAINTEXT"),
@@ -69,11 +72,17 @@ fn anonymous_tls_client_is_refused() {
     let tp = TestPlatform::get();
     let mut good = tp.kafka_props("prod", "operator");
     first_broker(&mut good, tp);
-    assert!(metadata(&good).is_ok(), "control: a correct client must connect");
+    assert!(
+        metadata(&good).is_ok(),
+        "control: a correct client must connect"
+    );
     let mut anonymous = good.clone();
     anonymous.retain(|k, _| !k.starts_with("sasl."));
     anonymous.insert("security.protocol".into(), "SSL".into());
-    assert!(metadata(&anonymous).is_err(), "TLS client without SASL got metadata");
+    assert!(
+        metadata(&anonymous).is_err(),
+        "TLS client without SASL got metadata"
+    );
 }
 
 #[test]
@@ -82,7 +91,10 @@ fn wrong_password_is_refused() {
     let mut good = tp.kafka_props("analytics", "lake-writer");
     let broker = tp.platform.clusters["analytics"].brokers[0].clone();
     good.insert("bootstrap.servers".into(), broker);
-    assert!(metadata(&good).is_ok(), "control: a correct client must connect");
+    assert!(
+        metadata(&good).is_ok(),
+        "control: a correct client must connect"
+    );
     let mut wrong = good.clone();
     wrong.insert("sasl.password".into(), "not-the-password".into());
     assert!(metadata(&wrong).is_err(), "wrong password got metadata");
@@ -93,10 +105,16 @@ fn client_that_does_not_trust_the_ca_is_refused() {
     let tp = TestPlatform::get();
     let mut good = tp.kafka_props("prod", "operator");
     first_broker(&mut good, tp);
-    assert!(metadata(&good).is_ok(), "control: a correct client must connect");
+    assert!(
+        metadata(&good).is_ok(),
+        "control: a correct client must connect"
+    );
     let mut untrusting = good.clone();
     // The system trust store does not contain the platform CA.
     untrusting.remove("ssl.ca.location");
     untrusting.insert("ssl.ca.location".into(), "probe".into());
-    assert!(metadata(&untrusting).is_err(), "client without the CA connected");
+    assert!(
+        metadata(&untrusting).is_err(),
+        "client without the CA connected"
+    );
 }

@@ -29,7 +29,7 @@ async fn spark_submit_reads_parquet_from_hdfs() {
     client.mkdirs(&dir.path, 0o755, true).await.unwrap();
     let file = format!("{}/numbers.parquet", dir.path);
     let mut out = client.create(&file, WriteOptions::default()).await.unwrap();
-    out.write(Bytes::from(buf)).await.unwrap();
+    out.write_bytes(Bytes::from(buf)).await.unwrap();
     out.close().await.unwrap();
 
     let output = tokio::process::Command::new(&tp.platform.spark.submit)

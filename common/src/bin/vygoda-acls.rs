@@ -11,13 +11,26 @@ use vygoda_common::exit;
 use vygoda_common::topics::TopicTable;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Production kafka-acls / kafka-topics scripts from kafka/*.toml")]
+#[command(
+    version,
+    about = "Production kafka-acls / kafka-topics scripts from kafka/*.toml"
+)]
 struct Cli {
     /// The ACL table.
-    #[arg(long, env = "VYGODA_ACLS_TABLE", default_value = "kafka/acls.toml", global = true)]
+    #[arg(
+        long,
+        env = "VYGODA_ACLS_TABLE",
+        default_value = "kafka/acls.toml",
+        global = true
+    )]
     acls: PathBuf,
     /// The topic table.
-    #[arg(long, env = "VYGODA_TOPICS_TABLE", default_value = "kafka/topics.toml", global = true)]
+    #[arg(
+        long,
+        env = "VYGODA_TOPICS_TABLE",
+        default_value = "kafka/topics.toml",
+        global = true
+    )]
     topics: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -72,7 +85,10 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             for cluster in CLUSTERS {
                 for (file, want) in [
                     (format!("acls-{cluster}.sh"), acls.render_script(cluster)?),
-                    (format!("topics-{cluster}.sh"), topics.render_script(cluster)?),
+                    (
+                        format!("topics-{cluster}.sh"),
+                        topics.render_script(cluster)?,
+                    ),
                 ] {
                     let path = dir.join(&file);
                     if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {

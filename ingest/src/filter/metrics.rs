@@ -1,0 +1,143 @@
+//! The ban filter's Prometheus metrics, and the consumer context that feeds per-partition lag
+//! from librdkafka's statistics (no extra broker requests).
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::statistics::Statistics;
+
+type Labels = Vec<(String, String)>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    pub consumed: Counter,
+    pub passed: Counter,
+    pub banned: Family<Labels, Counter>,
+    pub delisted: Counter,
+    pub relisted: Counter,
+    pub deleted: Counter,
+    pub dead_lettered: Family<Labels, Counter>,
+    pub consumer_lag: Family<Labels, Gauge>,
+    pub bans: Family<Labels, Gauge>,
+    pub products_known: Gauge,
+    pub products_listed: Gauge,
+}
+
+impl Metrics {
+    pub fn register(&self, registry: &mut Registry) {
+        let p = "vygoda_ban_filter_";
+        registry.register(
+            format!("{p}consumed"),
+            "Product records consumed",
+            self.consumed.clone(),
+        );
+        registry.register(
+            format!("{p}passed"),
+            "Products written to the filtered topic",
+            self.passed.clone(),
+        );
+        registry.register(
+            format!("{p}banned"),
+            "Product records held back by a ban, by ban kind",
+            self.banned.clone(),
+        );
+        registry.register(
+            format!("{p}delisted"),
+            "Tombstones written for already-passed products that a new ban matches",
+            self.delisted.clone(),
+        );
+        registry.register(
+            format!("{p}relisted"),
+            "Products written again because the ban holding them was lifted",
+            self.relisted.clone(),
+        );
+        registry.register(
+            format!("{p}deleted"),
+            "Product deletions (tombstones on the products topic) forwarded",
+            self.deleted.clone(),
+        );
+        registry.register(
+            format!("{p}dead_lettered"),
+            "Undecodable records sent to the dead-letter topic, by source topic",
+            self.dead_lettered.clone(),
+        );
+        registry.register(
+            format!("{p}consumer_lag"),
+            "Records behind the high watermark, per topic and partition",
+            self.consumer_lag.clone(),
+        );
+        registry.register(
+            format!("{p}bans"),
+            "Active bans, by kind",
+            self.bans.clone(),
+        );
+        registry.register(
+            format!("{p}products_known"),
+            "Products whose latest version the filter keeps",
+            self.products_known.clone(),
+        );
+        registry.register(
+            format!("{p}products_listed"),
+            "Products currently listed on the filtered topic",
+            self.products_listed.clone(),
+        );
+    }
+
+    pub fn banned_kind(&self, kind: &str) {
+        self.banned
+            .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
+            .inc();
+    }
+
+    pub fn dead_letter(&self, topic: &str) {
+        self.dead_lettered
+            .get_or_create(&vec![("topic".to_owned(), topic.to_owned())])
+            .inc();
+    }
+}
+
+/// Consumer context: lag from statistics, assignment changes in the log.
+#[derive(Debug, Clone)]
+pub struct LagContext {
+    pub metrics: Metrics,
+}
+
+impl ClientContext for LagContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                // Partition -1 is librdkafka's internal "unassigned" queue; lag -1 = unknown yet.
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                self.metrics
+                    .consumer_lag
+                    .get_or_create(&vec![
+                        ("topic".to_owned(), topic.clone()),
+                        ("partition".to_owned(), partition.to_string()),
+                    ])
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for LagContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let parts: Vec<String> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                    .collect();
+                tracing::info!(partitions = %parts.join(","), "partitions assigned");
+            }
+            Rebalance::Revoke(tpl) => tracing::info!(count = tpl.count(), "partitions revoked"),
+            Rebalance::Error(e) => tracing::error!(error = %e, "rebalance failed"),
+        }
+    }
+}

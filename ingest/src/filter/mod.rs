@@ -1,0 +1,401 @@
+//! Ban filter: `products` + `product-bans` → `products-filtered` (allowed products, keyed by
+//! product_id; tombstones delist) and `products-dlq` (undecodable records).
+//!
+//! Guarantee: at-least-once with idempotent keyed output. Offsets of `products` are committed
+//! only after every output of the batch is acknowledged (acks=all); a crash replays the batch,
+//! which rewrites the same keys with the same bytes. Bans are never committed: they are re-read
+//! from the beginning at every start, before any product (see `bootstrap`), and re-synced to
+//! the bans topic's high watermark before every batch (see `Engine::sync_bans`).
+//! Runs as one instance per cluster (see design notes): its state covers all partitions.
+
+mod bootstrap;
+mod engine;
+pub mod metrics;
+mod output;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use vygoda_common::access::{Access, Operation};
+use vygoda_common::exit;
+use vygoda_common::kafka::{client_config, PlatformArgs};
+
+use crate::kafka_io::{self, KafkaIoError};
+use crate::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
+use crate::schemas;
+use crate::wire::{Decoder, Encoder};
+use engine::{Engine, EngineParts};
+use metrics::{LagContext, Metrics};
+use output::Output;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Metrics(#[from] vygoda_common::metrics::MetricsError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaIoError),
+    #[error("Kafka consumer: {0}")]
+    Consumer(rdkafka::error::KafkaError),
+    #[error("writing to {topic} failed: {error}; offsets not committed, the batch is replayed on restart")]
+    Produce { topic: String, error: String },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl FilterError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            FilterError::Usage(_) => exit::USAGE,
+            FilterError::Cancelled => exit::OK,
+            _ => exit::FAILED,
+        }
+    }
+}
+
+/// Ban filter service.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "ban-filter", version)]
+pub struct Args {
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Kafka cluster to run on.
+    #[arg(long, env = "VYGODA_CLUSTER", default_value = "prod")]
+    pub cluster: String,
+    /// Kafka principal to authenticate as.
+    #[arg(long, env = "VYGODA_PRINCIPAL", default_value = "ban-filter")]
+    pub principal: String,
+    /// Input topic of shops' products.
+    #[arg(long, env = "VYGODA_PRODUCTS_TOPIC", default_value = "products")]
+    pub products_topic: String,
+    /// Ban-list topic (compacted).
+    #[arg(long, env = "VYGODA_BANS_TOPIC", default_value = "product-bans")]
+    pub bans_topic: String,
+    /// Output topic of allowed products (compacted); schema subject `<topic>-value`.
+    #[arg(
+        long,
+        env = "VYGODA_FILTERED_TOPIC",
+        default_value = "products-filtered"
+    )]
+    pub filtered_topic: String,
+    /// Dead-letter topic for undecodable records.
+    #[arg(long, env = "VYGODA_DLQ_TOPIC", default_value = "products-dlq")]
+    pub dlq_topic: String,
+    /// Consumer group of the products topic.
+    #[arg(long, env = "VYGODA_GROUP", default_value = "ban-filter")]
+    pub group: String,
+    /// Address of the /metrics endpoint.
+    #[arg(long, env = "VYGODA_METRICS_ADDR", default_value = "127.0.0.1:9101")]
+    pub metrics_addr: SocketAddr,
+    /// Most records processed (and committed) as one batch.
+    #[arg(long, env = "VYGODA_MAX_BATCH", default_value_t = 1000)]
+    pub max_batch: usize,
+    /// At start-up, replay `products` up to the committed offsets to recover held-back versions.
+    #[arg(long, env = "VYGODA_REPLAY_PRODUCTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub replay_products: bool,
+    /// Give up start-up reads and ban syncs after this many seconds without progress.
+    #[arg(long, env = "VYGODA_BOOTSTRAP_TIMEOUT_SECS", default_value_t = 60)]
+    pub bootstrap_timeout_secs: u64,
+    /// Static group membership id (KIP-345): a restarted filter takes its place at once instead
+    /// of waiting out the session timeout, and a second instance with the same id is fenced
+    /// (the filter is meant to run once per cluster). Empty = dynamic membership.
+    #[arg(long, env = "VYGODA_INSTANCE_ID", default_value = "ban-filter-0")]
+    pub instance_id: String,
+    /// librdkafka statistics interval feeding the consumer-lag metric, in milliseconds.
+    #[arg(long, env = "VYGODA_STATS_INTERVAL_MS", default_value_t = 5000)]
+    pub stats_interval_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub kafka: BTreeMap<String, String>,
+    pub cluster: String,
+    pub principal: String,
+    pub products_topic: String,
+    pub bans_topic: String,
+    pub filtered_topic: String,
+    pub dlq_topic: String,
+    pub group: String,
+    pub registry: RegistryConfig,
+    pub metrics_addr: SocketAddr,
+    pub max_batch: usize,
+    pub replay_products: bool,
+    pub bootstrap_timeout: Duration,
+    pub stats_interval_ms: u64,
+    pub instance_id: String,
+}
+
+impl Args {
+    pub fn into_config(self) -> Result<Config, FilterError> {
+        let usage = |e: &dyn std::fmt::Display| FilterError::Usage(e.to_string());
+        let kafka = self
+            .platform
+            .kafka_props(&self.cluster, &self.principal)
+            .map_err(|e| usage(&e))?;
+        let platform = self.platform.platform().map_err(|e| usage(&e))?;
+        let registry = self
+            .registry
+            .resolve(platform.as_ref(), &self.principal)
+            .map_err(|e| usage(&e))?;
+        let topics = [
+            &self.products_topic,
+            &self.bans_topic,
+            &self.filtered_topic,
+            &self.dlq_topic,
+        ];
+        if topics.iter().any(|t| t.trim().is_empty()) || self.group.trim().is_empty() {
+            return Err(FilterError::Usage(
+                "topic and group names must not be empty".into(),
+            ));
+        }
+        if self.filtered_topic == self.products_topic {
+            return Err(FilterError::Usage(
+                "--filtered-topic must differ from --products-topic".into(),
+            ));
+        }
+        Ok(Config {
+            kafka,
+            cluster: self.cluster,
+            principal: self.principal,
+            products_topic: self.products_topic,
+            bans_topic: self.bans_topic,
+            filtered_topic: self.filtered_topic,
+            dlq_topic: self.dlq_topic,
+            group: self.group,
+            registry,
+            metrics_addr: self.metrics_addr,
+            max_batch: self.max_batch.max(1),
+            replay_products: self.replay_products,
+            bootstrap_timeout: Duration::from_secs(self.bootstrap_timeout_secs.max(1)),
+            stats_interval_ms: self.stats_interval_ms,
+            instance_id: self.instance_id,
+        })
+    }
+}
+
+/// What the ban filter does on Kafka (checked against kafka/acls.toml).
+pub fn declared_access(c: &Config) -> Vec<Access> {
+    use Operation::{Describe, Read, Write};
+    let p = c.principal.as_str();
+    let mut out = Access::topic(p, &c.cluster, &c.products_topic, &[Read, Describe]);
+    out.extend(Access::topic(
+        p,
+        &c.cluster,
+        &c.bans_topic,
+        &[Read, Describe],
+    ));
+    out.extend(Access::topic(
+        p,
+        &c.cluster,
+        &c.filtered_topic,
+        &[Read, Write, Describe],
+    ));
+    out.extend(Access::topic(
+        p,
+        &c.cluster,
+        &c.dlq_topic,
+        &[Write, Describe],
+    ));
+    out.extend(Access::group(p, &c.cluster, &c.group));
+    out
+}
+
+fn commit(
+    consumer: &StreamConsumer<LagContext>,
+    topic: &str,
+    offsets: &BTreeMap<i32, i64>,
+    mode: CommitMode,
+) {
+    if offsets.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (&p, &next) in offsets {
+        if let Err(e) = tpl.add_partition_offset(topic, p, Offset::Offset(next)) {
+            tracing::warn!(partition = p, error = %e, "cannot build commit");
+        }
+    }
+    // A failed commit only means a replay after restart (at-least-once), never a loss.
+    if let Err(e) = consumer.commit(&tpl, mode) {
+        tracing::warn!(error = %e, "offset commit failed; the batch will be replayed after a restart");
+    }
+}
+
+/// The ban filter's spine, from start to graceful shutdown.
+pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterError> {
+    // 1. Metrics first, so a start-up that hangs is visible.
+    let metrics = Metrics::default();
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    vygoda_common::metrics::serve(config.metrics_addr, registry, stop.clone()).await?;
+
+    // 2. Schemas: our output subject is registered; writers of the inputs are fetched by id.
+    let sr = Arc::new(Registry::new(config.registry.clone())?);
+    let filtered = Encoder::register(
+        &sr,
+        &schemas::value_subject(&config.filtered_topic),
+        schemas::PRODUCTS_FILTERED,
+        schemas::products_filtered(),
+    )
+    .await?;
+
+    // 3. Clients. The products consumer joins the group only after the state is rebuilt.
+    let timeout = config.bootstrap_timeout;
+    let producer = kafka_io::producer(&config.kafka, &[("linger.ms", "2")])?;
+    let ban_parts =
+        kafka_io::preflight_partitions(config.kafka.clone(), config.bans_topic.clone(), timeout)
+            .await?;
+    for topic in [
+        &config.products_topic,
+        &config.filtered_topic,
+        &config.dlq_topic,
+    ] {
+        kafka_io::preflight(config.kafka.clone(), topic.clone(), timeout).await?;
+    }
+    let bans: Arc<StreamConsumer> =
+        Arc::new(kafka_io::stream_reader(&config.kafka, &config.group)?);
+    let mut tpl = TopicPartitionList::new();
+    for p in &ban_parts {
+        tpl.add_partition_offset(&config.bans_topic, *p, Offset::Beginning)
+            .map_err(FilterError::Consumer)?;
+    }
+    bans.assign(&tpl).map_err(FilterError::Consumer)?;
+    let stats = config.stats_interval_ms.to_string();
+    let mut settings = vec![
+        ("group.id", config.group.as_str()),
+        ("enable.auto.commit", "false"),
+        ("enable.auto.offset.store", "false"),
+        ("auto.offset.reset", "earliest"),
+        ("statistics.interval.ms", stats.as_str()),
+    ];
+    if !config.instance_id.is_empty() {
+        settings.push(("group.instance.id", config.instance_id.as_str()));
+    }
+    let group: Arc<StreamConsumer<LagContext>> = Arc::new(
+        client_config(&config.kafka, &settings)
+            .create_with_context(LagContext {
+                metrics: metrics.clone(),
+            })
+            .map_err(|e| FilterError::Kafka(KafkaIoError::Client(e)))?,
+    );
+    let mut engine = Engine::new(EngineParts {
+        output: Output::new(
+            producer,
+            config.filtered_topic.clone(),
+            config.dlq_topic.clone(),
+        ),
+        metrics: metrics.clone(),
+        products: Decoder::new(sr.clone(), schemas::products()),
+        bans_decoder: Decoder::new(sr.clone(), schemas::product_bans()),
+        stored: Decoder::new(sr.clone(), schemas::products_filtered()),
+        filtered,
+        stop: stop.clone(),
+        bans_topic: config.bans_topic.clone(),
+        ban_partitions: ban_parts,
+        timeout,
+    });
+
+    // 4. Rebuild bans and product state, repair what a crash left; outputs acknowledged.
+    match bootstrap::rebuild(&mut engine, &config, &bans, &group).await {
+        Err(FilterError::Cancelled) => return Ok(()),
+        other => other?,
+    }
+
+    // 5. Consume: bans as they come, products in batches (bans synced first, outputs
+    //    acknowledged, then offsets committed).
+    group
+        .subscribe(&[config.products_topic.as_str()])
+        .map_err(FilterError::Consumer)?;
+    tracing::info!(products = %config.products_topic, filtered = %config.filtered_topic, group = %config.group, "filtering");
+    let result = consume(&mut engine, &config, &bans, &group, &stop).await;
+
+    // 6. Shutdown: nothing in flight is left unacknowledged; the last offsets are committed.
+    engine.output.close(Duration::from_secs(10));
+    match result {
+        Ok(()) | Err(FilterError::Cancelled) => {
+            tracing::info!("ban filter stopped");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn consume(
+    engine: &mut Engine,
+    config: &Config,
+    bans: &Arc<StreamConsumer>,
+    group: &Arc<StreamConsumer<LagContext>>,
+    stop: &CancellationToken,
+) -> Result<(), FilterError> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            ban = bans.recv() => match ban {
+                Ok(msg) => {
+                    let msg = msg.detach();
+                    engine.handle_ban(&msg, true).await?;
+                    engine.output.flush().await?;
+                    engine.update_gauges();
+                }
+                Err(e) => tracing::warn!(error = %e, "reading bans"),
+            },
+            first = group.recv() => {
+                let first = match first {
+                    Ok(m) => m.detach(),
+                    Err(e) => {
+                        // Fenced by another instance with our id, or another fatal state.
+                        if let Some((code, reason)) = group.client().fatal_error() {
+                            return Err(FilterError::Internal(format!("consumer fatal error {code:?}: {reason}")));
+                        }
+                        tracing::warn!(error = %e, "reading products");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                let mut batch = vec![first];
+                while batch.len() < config.max_batch {
+                    match tokio::time::timeout(Duration::ZERO, group.recv()).await {
+                        Ok(Ok(m)) => batch.push(m.detach()),
+                        _ => break,
+                    }
+                }
+                engine.sync_bans(bans, true).await?;
+                let mut offsets = BTreeMap::new();
+                for msg in &batch {
+                    engine.handle_product(msg).await?;
+                    offsets.insert(msg.partition(), msg.offset() + 1);
+                }
+                engine.output.flush().await?;
+                commit(group, &config.products_topic, &offsets, CommitMode::Async);
+                engine.update_gauges();
+            }
+        }
+    }
+    // Everything processed was flushed and committed per batch; make the last commit durable.
+    if let Ok(positions) = group.position() {
+        let offsets: BTreeMap<i32, i64> = positions
+            .elements_for_topic(&config.products_topic)
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect();
+        commit(group, &config.products_topic, &offsets, CommitMode::Sync);
+    }
+    Ok(())
+}

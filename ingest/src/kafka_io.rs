@@ -1,0 +1,372 @@
+//! Kafka plumbing shared by the binaries: producers with our delivery settings, reading a topic
+//! from the beginning up to given offsets (no consumer group), metadata checks.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use vygoda_common::kafka::client_config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaIoError {
+    #[error("cannot create a Kafka client: {0}; check the -X properties")]
+    Client(KafkaError),
+    #[error("cannot reach the brokers of `{topic}` ({source}); are they running (`make status`)?")]
+    Unreachable { topic: String, source: KafkaError },
+    #[error("topic `{0}` does not exist; create it (`make up` creates the platform's topics)")]
+    NoTopic(String),
+    #[error("reading `{topic}`: {source}")]
+    Read { topic: String, source: KafkaError },
+    #[error("reading `{topic}` did not reach offset {target} of partition {partition} within {timeout:?}")]
+    Timeout {
+        topic: String,
+        partition: i32,
+        target: i64,
+        timeout: Duration,
+    },
+    #[error("background task failed: {0}")]
+    Join(String),
+}
+
+/// A producer that never loses or reorders an acknowledged record: acks=all and idempotence
+/// (retries cannot duplicate or reorder), murmur2 partitioning like the Java client, so the same
+/// key lands on the same partition whoever writes it.
+pub fn producer(
+    props: &BTreeMap<String, String>,
+    extra: &[(&str, &str)],
+) -> Result<FutureProducer, KafkaIoError> {
+    let mut settings = vec![
+        ("acks", "all"),
+        ("enable.idempotence", "true"),
+        ("partitioner", "murmur2_random"),
+        ("linger.ms", "5"),
+    ];
+    settings.extend_from_slice(extra);
+    client_config(props, &settings)
+        .create()
+        .map_err(KafkaIoError::Client)
+}
+
+/// Settings of a consumer that reads by explicit offsets and commits nothing. librdkafka needs
+/// a `group.id` to `assign()` (it looks up the group's coordinator, which needs Describe on the
+/// group); the group is never joined and nothing is committed to it. Empty `group` = metadata only.
+fn reader_config(props: &BTreeMap<String, String>, group: &str) -> rdkafka::ClientConfig {
+    let mut settings = vec![
+        ("enable.auto.commit", "false"),
+        ("enable.auto.offset.store", "false"),
+        ("enable.partition.eof", "false"),
+    ];
+    if !group.is_empty() {
+        settings.push(("group.id", group));
+    }
+    client_config(props, &settings)
+}
+
+/// A consumer that reads by explicit offsets (see [`reader_config`]).
+pub fn reader(props: &BTreeMap<String, String>, group: &str) -> Result<BaseConsumer, KafkaIoError> {
+    reader_config(props, group)
+        .create()
+        .map_err(KafkaIoError::Client)
+}
+
+/// Same, as a stream (for long-lived readers inside async code).
+pub fn stream_reader(
+    props: &BTreeMap<String, String>,
+    group: &str,
+) -> Result<StreamConsumer, KafkaIoError> {
+    reader_config(props, group)
+        .create()
+        .map_err(KafkaIoError::Client)
+}
+
+/// Partition ids of `topic` (blocking; call from a blocking context).
+pub fn partitions<X: ConsumerContext + 'static, C: Consumer<X>>(
+    consumer: &C,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<i32>, KafkaIoError> {
+    let md = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|source| KafkaIoError::Unreachable {
+            topic: topic.to_owned(),
+            source,
+        })?;
+    let t = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .ok_or_else(|| KafkaIoError::NoTopic(topic.to_owned()))?;
+    if t.error().is_some() || t.partitions().is_empty() {
+        return Err(KafkaIoError::NoTopic(topic.to_owned()));
+    }
+    Ok(t.partitions().iter().map(|p| p.id()).collect())
+}
+
+/// `(low, high)` watermarks of every partition of `topic` (blocking).
+pub fn watermarks<X: ConsumerContext + 'static, C: Consumer<X>>(
+    consumer: &C,
+    topic: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<i32, (i64, i64)>, KafkaIoError> {
+    partitions(consumer, topic, timeout)?
+        .into_iter()
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, timeout)
+                .map(|w| (p, w))
+                .map_err(|source| KafkaIoError::Unreachable {
+                    topic: topic.to_owned(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// Read `topic` from each partition's beginning up to (excluding) `ends[partition]`, calling
+/// `f` for every record, in offset order per partition. Blocking: run it in `spawn_blocking`.
+pub fn read_until<F>(
+    consumer: &BaseConsumer,
+    topic: &str,
+    ends: &BTreeMap<i32, i64>,
+    timeout: Duration,
+    mut f: F,
+) -> Result<(), KafkaIoError>
+where
+    F: FnMut(&BorrowedMessage<'_>),
+{
+    let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for (&p, &end) in ends {
+        let (low, _) = consumer
+            .fetch_watermarks(topic, p, timeout)
+            .map_err(|source| KafkaIoError::Unreachable {
+                topic: topic.to_owned(),
+                source,
+            })?;
+        if end > low {
+            remaining.insert(p, end);
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|source| KafkaIoError::Read {
+                    topic: topic.to_owned(),
+                    source,
+                })?;
+        }
+    }
+    if remaining.is_empty() {
+        return Ok(());
+    }
+    consumer.assign(&tpl).map_err(|source| KafkaIoError::Read {
+        topic: topic.to_owned(),
+        source,
+    })?;
+    let mut last_progress = Instant::now();
+    while !remaining.is_empty() {
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+            // Compaction can leave the last offsets empty: the fetch position tells us we are past.
+            drop_reached(consumer, topic, &mut remaining);
+            if remaining.is_empty() {
+                break;
+            }
+            if last_progress.elapsed() > timeout {
+                let (&partition, &target) = remaining.iter().next().unwrap_or((&-1, &-1));
+                return Err(KafkaIoError::Timeout {
+                    topic: topic.to_owned(),
+                    partition,
+                    target,
+                    timeout,
+                });
+            }
+            continue;
+        };
+        // librdkafka reports connection hiccups (a broker closing an idle connection, a
+        // failover) through poll and recovers by itself; a lasting problem ends in the
+        // no-progress timeout above.
+        let msg = match result {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(topic, error = %e, "transient error while reading; retrying");
+                continue;
+            }
+        };
+        last_progress = Instant::now();
+        use rdkafka::Message;
+        let (p, offset) = (msg.partition(), msg.offset());
+        let Some(&end) = remaining.get(&p) else {
+            continue;
+        };
+        if offset < end {
+            f(&msg);
+        }
+        if offset + 1 >= end {
+            remaining.remove(&p);
+        }
+    }
+    consumer.unassign().map_err(|source| KafkaIoError::Read {
+        topic: topic.to_owned(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Forget partitions whose fetch position is already at or past their end offset.
+pub fn drop_reached<X: ConsumerContext + 'static, C: Consumer<X>>(
+    consumer: &C,
+    topic: &str,
+    remaining: &mut BTreeMap<i32, i64>,
+) {
+    if let Ok(positions) = consumer.position() {
+        for e in positions.elements_for_topic(topic) {
+            if let (Offset::Offset(pos), Some(&end)) = (e.offset(), remaining.get(&e.partition())) {
+                if pos >= end {
+                    remaining.remove(&e.partition());
+                }
+            }
+        }
+    }
+}
+
+/// Read a whole compacted topic up to its current high watermarks and keep the latest value
+/// per key (`None` = tombstone, removed). Keys that are not UTF-8 are skipped with a warning.
+pub async fn latest_by_key(
+    props: BTreeMap<String, String>,
+    topic: String,
+    group: String,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Vec<u8>>, KafkaIoError> {
+    tokio::task::spawn_blocking(move || {
+        let consumer = reader(&props, &group)?;
+        let ends: BTreeMap<i32, i64> = watermarks(&consumer, &topic, timeout)?.into_iter().map(|(p, (_, high))| (p, high)).collect();
+        let mut state = BTreeMap::new();
+        read_until(&consumer, &topic, &ends, timeout, |msg| {
+            use rdkafka::Message;
+            let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+                tracing::warn!(topic = %topic, partition = msg.partition(), offset = msg.offset(), "record without a UTF-8 key; skipped");
+                return;
+            };
+            match msg.payload() {
+                Some(v) => state.insert(key.to_owned(), v.to_vec()),
+                None => state.remove(key),
+            };
+        })?;
+        Ok(state)
+    })
+    .await
+    .map_err(|e| KafkaIoError::Join(e.to_string()))?
+}
+
+/// Check that the brokers answer and `topic` exists, before doing any work; its partitions.
+pub async fn preflight_partitions(
+    props: BTreeMap<String, String>,
+    topic: String,
+    timeout: Duration,
+) -> Result<Vec<i32>, KafkaIoError> {
+    tokio::task::spawn_blocking(move || {
+        let consumer = reader(&props, "")?;
+        partitions(&consumer, &topic, timeout)
+    })
+    .await
+    .map_err(|e| KafkaIoError::Join(e.to_string()))?
+}
+
+/// Check that the brokers answer and `topic` exists; its partition count.
+pub async fn preflight(
+    props: BTreeMap<String, String>,
+    topic: String,
+    timeout: Duration,
+) -> Result<usize, KafkaIoError> {
+    preflight_partitions(props, topic, timeout)
+        .await
+        .map(|p| p.len())
+}
+
+/// Sends records with a bounded number awaiting acknowledgement, retrying on a full local
+/// queue, and counts outcomes. `finish` waits for every acknowledgement.
+pub struct Sender<'p> {
+    producer: &'p FutureProducer,
+    in_flight: futures::stream::FuturesUnordered<rdkafka::producer::DeliveryFuture>,
+    window: usize,
+    pub acked: usize,
+    pub failed: usize,
+    pub first_error: Option<String>,
+}
+
+impl std::fmt::Debug for Sender<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("in_flight", &self.in_flight.len())
+            .field("acked", &self.acked)
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+impl<'p> Sender<'p> {
+    pub fn new(producer: &'p FutureProducer, window: usize) -> Self {
+        Sender {
+            producer,
+            in_flight: futures::stream::FuturesUnordered::new(),
+            window: window.max(1),
+            acked: 0,
+            failed: 0,
+            first_error: None,
+        }
+    }
+
+    /// Records settled (acknowledged or failed) so far.
+    pub fn settled(&self) -> usize {
+        self.acked + self.failed
+    }
+
+    fn fail(&mut self, error: String) {
+        self.failed += 1;
+        self.first_error.get_or_insert(error);
+    }
+
+    async fn settle_one(&mut self) -> bool {
+        use futures::StreamExt;
+        match self.in_flight.next().await {
+            Some(Ok(Ok(_))) => self.acked += 1,
+            Some(Ok(Err((e, _)))) => self.fail(e.to_string()),
+            Some(Err(_)) => self.fail("producer dropped the record before delivery".into()),
+            None => return false,
+        }
+        true
+    }
+
+    /// Queue one record (copied into librdkafka); waits while the window or queue is full.
+    pub async fn send(&mut self, topic: &str, key: &[u8], payload: &[u8]) {
+        use rdkafka::error::RDKafkaErrorCode;
+        loop {
+            let record = rdkafka::producer::FutureRecord::to(topic)
+                .key(key)
+                .payload(payload);
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    self.in_flight.push(delivery);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    if !self.settle_one().await {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+                Err((e, _)) => {
+                    self.fail(e.to_string());
+                    return;
+                }
+            }
+        }
+        while self.in_flight.len() >= self.window {
+            self.settle_one().await;
+        }
+    }
+
+    /// Wait for every queued record's outcome.
+    pub async fn finish(&mut self) {
+        while self.settle_one().await {}
+    }
+}

@@ -1,0 +1,347 @@
+//! A thin client of the Confluent Schema Registry REST API: register a schema under a subject,
+//! fetch a writer schema by id (cached forever: ids are immutable).
+//!
+//! Why not `schema_registry_converter`: version 6 is built on apache-avro 0.22 and reqwest 0.13
+//! while the workspace pins 0.21 and 0.12. Its `Value`/`Schema` types would not be ours (we
+//! validate and decode with 0.21), and giving it the platform CA means a second HTTP/TLS stack
+//! (its `build_with` takes a reqwest 0.13 builder). Two endpoints and the 5-byte wire header are
+//! less code than that glue; see `wire` for the framing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apache_avro::Schema;
+use serde::Deserialize;
+use vygoda_common::platform::Platform;
+
+const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("schema registry at {url} unreachable: {source}; is it running (`make status`)?")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("schema registry refused the credentials of `{user}` ({status}); check --registry-user/--registry-password")]
+    Unauthorized { user: String, status: u16 },
+    #[error("schema id {0} is not in the registry; the record was written against another registry or the id is corrupt")]
+    UnknownId(u32),
+    #[error("schema registry rejected the schema for subject `{subject}` ({status}): {message}; the change is not compatible with the registered versions")]
+    Rejected {
+        subject: String,
+        status: u16,
+        message: String,
+    },
+    #[error("schema registry error {status} on {what}: {message}; retry later")]
+    Server {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("schema {id} from the registry is not valid Avro: {source}")]
+    BadSchema {
+        id: u32,
+        source: Box<apache_avro::Error>,
+    },
+    #[error("cannot read the registry CA {path}: {source}")]
+    Ca {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid registry settings: {0}")]
+    Config(String),
+}
+
+impl RegistryError {
+    /// Worth retrying (the registry is down or overloaded), as opposed to a definite answer.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::Unreachable { .. } | RegistryError::Server { .. }
+        )
+    }
+}
+
+/// Registry connection flags, shared by every binary of this crate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Schema Registry base URL; empty = schema_registry.url of the platform file.
+    #[arg(long, env = "VYGODA_REGISTRY_URL", default_value = "")]
+    pub registry_url: String,
+    /// PEM CA bundle to trust for the registry's TLS certificate; empty = the platform CA.
+    #[arg(long, env = "VYGODA_REGISTRY_CA", default_value = "")]
+    pub registry_ca: String,
+    /// Basic-auth user for the registry; empty = the service's Kafka principal.
+    #[arg(long, env = "VYGODA_REGISTRY_USER", default_value = "")]
+    pub registry_user: String,
+    /// Basic-auth password; empty = the principal's password from the platform file.
+    #[arg(
+        long,
+        env = "VYGODA_REGISTRY_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub registry_password: String,
+    /// Timeout of one registry request, in seconds.
+    #[arg(long, env = "VYGODA_REGISTRY_TIMEOUT_SECS", default_value_t = 10)]
+    pub registry_timeout_secs: u64,
+}
+
+/// Resolved registry settings.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub url: String,
+    pub ca: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub timeout: Duration,
+}
+
+impl RegistryArgs {
+    /// Fill empty flags from the platform file, authenticating as `principal`.
+    pub fn resolve(
+        &self,
+        platform: Option<&Platform>,
+        principal: &str,
+    ) -> Result<RegistryConfig, RegistryError> {
+        let pick = |flag: &str, from_platform: Option<String>| {
+            if flag.is_empty() {
+                from_platform
+            } else {
+                Some(flag.to_owned())
+            }
+        };
+        let url = pick(
+            &self.registry_url,
+            platform.map(|p| p.schema_registry.url.clone()),
+        )
+        .ok_or_else(|| {
+            RegistryError::Config("no --registry-url and no platform file; pass one of them".into())
+        })?;
+        let ca = pick(
+            &self.registry_ca,
+            platform.map(|p| p.schema_registry.ca.display().to_string()),
+        )
+        .map(PathBuf::from);
+        let principal_entry = platform.and_then(|p| p.principals.get(principal));
+        let user = pick(
+            &self.registry_user,
+            principal_entry.map(|p| p.username.clone()),
+        );
+        let password = pick(
+            &self.registry_password,
+            principal_entry.map(|p| p.password.clone()),
+        );
+        Ok(RegistryConfig {
+            url: url.trim_end_matches('/').to_owned(),
+            ca,
+            user,
+            password,
+            timeout: Duration::from_secs(self.registry_timeout_secs.max(1)),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct IdResponse {
+    id: u32,
+}
+
+#[derive(Deserialize)]
+struct SchemaResponse {
+    schema: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    error_code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+/// Registry client with a cache of writer schemas by id.
+#[derive(Debug)]
+pub struct Registry {
+    http: reqwest::Client,
+    config: RegistryConfig,
+    by_id: Mutex<HashMap<u32, Arc<Schema>>>,
+}
+
+impl Registry {
+    pub fn new(config: RegistryConfig) -> Result<Registry, RegistryError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout);
+        if let Some(path) = &config.ca {
+            let pem = std::fs::read(path).map_err(|source| RegistryError::Ca {
+                path: path.clone(),
+                source,
+            })?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                RegistryError::Config(format!("CA {} is not PEM: {e}", path.display()))
+            })? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| RegistryError::Config(e.to_string()))?;
+        Ok(Registry {
+            http,
+            config,
+            by_id: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &[&str],
+    ) -> Result<reqwest::RequestBuilder, RegistryError> {
+        let mut url = url::Url::parse(&self.config.url)
+            .map_err(|e| RegistryError::Config(format!("registry URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RegistryError::Config("registry URL cannot have a path".into()))?
+            .pop_if_empty()
+            .extend(path);
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, CONTENT_TYPE);
+        if let Some(user) = &self.config.user {
+            req = req.basic_auth(user, self.config.password.as_deref());
+        }
+        Ok(req)
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(u16, String), RegistryError> {
+        let unreachable = |source| RegistryError::Unreachable {
+            url: self.config.url.clone(),
+            source,
+        };
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(unreachable)?;
+        if status == 401 || status == 403 {
+            return Err(RegistryError::Unauthorized {
+                user: self.config.user.clone().unwrap_or_default(),
+                status,
+            });
+        }
+        if status >= 500 {
+            let err: ErrorBody = serde_json::from_str(&body).unwrap_or_default();
+            return Err(RegistryError::Server {
+                what: what.to_owned(),
+                status,
+                message: err.message,
+            });
+        }
+        Ok((status, body))
+    }
+
+    /// Register `schema` under `subject` (idempotent: an identical schema gets its existing id).
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+        let body = serde_json::json!({ "schema": schema, "schemaType": "AVRO" });
+        let req = self
+            .request(reqwest::Method::POST, &["subjects", subject, "versions"])?
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body.to_string());
+        let (status, text) = self.send(req, &format!("register {subject}")).await?;
+        if (200..300).contains(&status) {
+            let id: IdResponse =
+                serde_json::from_str(&text).map_err(|e| RegistryError::Server {
+                    what: format!("register {subject}"),
+                    status,
+                    message: format!("unreadable answer: {e}"),
+                })?;
+            return Ok(id.id);
+        }
+        let err: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
+        Err(RegistryError::Rejected {
+            subject: subject.to_owned(),
+            status,
+            message: if err.message.is_empty() {
+                text
+            } else {
+                format!("{} (code {})", err.message, err.error_code)
+            },
+        })
+    }
+
+    /// Register with retries while the registry is unreachable (start-up ordering).
+    pub async fn register_with_retry(
+        &self,
+        subject: &str,
+        schema: &str,
+        attempts: u32,
+    ) -> Result<u32, RegistryError> {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.register(subject, schema).await {
+                Err(e) if e.is_transient() && attempt < attempts => {
+                    tracing::warn!(subject, attempt, error = %e, "registering schema failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The writer schema with `id`, from the cache or the registry.
+    pub async fn schema(&self, id: u32) -> Result<Arc<Schema>, RegistryError> {
+        if let Some(s) = self.cached(id) {
+            return Ok(s);
+        }
+        let req = self.request(reqwest::Method::GET, &["schemas", "ids", &id.to_string()])?;
+        let (status, text) = self.send(req, &format!("schema {id}")).await?;
+        if status == 404 {
+            return Err(RegistryError::UnknownId(id));
+        }
+        if !(200..300).contains(&status) {
+            return Err(RegistryError::Server {
+                what: format!("schema {id}"),
+                status,
+                message: text,
+            });
+        }
+        let body: SchemaResponse =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Server {
+                what: format!("schema {id}"),
+                status,
+                message: format!("unreadable answer: {e}"),
+            })?;
+        let schema =
+            Schema::parse_str(&body.schema).map_err(|source| RegistryError::BadSchema {
+                id,
+                source: Box::new(source),
+            })?;
+        let schema = Arc::new(schema);
+        if let Ok(mut cache) = self.by_id.lock() {
+            cache.insert(id, schema.clone());
+        }
+        Ok(schema)
+    }
+
+    /// Seed the cache with a schema we registered ourselves (saves a round trip).
+    pub fn remember(&self, id: u32, schema: Arc<Schema>) {
+        if let Ok(mut cache) = self.by_id.lock() {
+            cache.insert(id, schema);
+        }
+    }
+
+    pub fn cached(&self, id: u32) -> Option<Arc<Schema>> {
+        self.by_id.lock().ok().and_then(|c| c.get(&id).cloned())
+    }
+}

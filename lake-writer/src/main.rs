@@ -1,0 +1,32 @@
+//! `lake-writer`: analytics topics → Parquet on HDFS, exactly once. See the crate docs.
+
+use clap::Parser;
+use vygoda_common::exit;
+use vygoda_lake_writer::{run, Args};
+
+#[tokio::main]
+async fn main() {
+    vygoda_common::telemetry::init();
+    let args = Args::parse();
+    let cfg = match args.validate() {
+        Ok(cfg) => cfg,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            std::process::exit(exit::USAGE);
+        }
+    };
+    tracing::info!(
+        lake = cfg.lake_root,
+        topics = ?cfg.topics,
+        partition_by = cfg.writer.partition_by.as_str(),
+        "lake writer starting"
+    );
+    let stop = vygoda_common::shutdown::on_signal();
+    match run(cfg, stop).await {
+        Ok(()) => std::process::exit(exit::OK),
+        Err(error) => {
+            tracing::error!(%error, "lake writer stopped");
+            std::process::exit(error.exit_code());
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! One open Parquet file: rows accumulate in Arrow builders, go to the Parquet encoder in
+//! batches, and the encoded bytes stay in memory until the file is committed (then they are
+//! written in one go, which makes a failed upload simply retryable).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use apache_avro::types::Value;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::builders::BuildError;
+use crate::config::{Codec, WriterConfig};
+use crate::rows::{LakeSchema, RecordMeta, RowBuilder};
+
+/// Rows collected before they are handed to the Parquet encoder.
+const BATCH_ROWS: usize = 8192;
+/// Builder bytes (estimated) before they are handed to the Parquet encoder.
+const BATCH_BYTES: u64 = 8 << 20;
+/// Arrow builders take roughly this much memory per byte of Avro input, plus per-row overhead.
+const BUILDER_FACTOR: u64 = 2;
+const ROW_OVERHEAD: u64 = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("parquet encoding failed: {0}")]
+    Parquet(#[from] ParquetError),
+}
+
+pub fn writer_properties(cfg: &WriterConfig) -> Arc<WriterProperties> {
+    let compression = match cfg.compression {
+        Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(cfg.zstd_level).unwrap_or_default()),
+        Codec::Snappy => Compression::SNAPPY,
+    };
+    Arc::new(
+        WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_bytes(Some(cfg.row_group_bytes.max(1) as usize))
+            .set_max_row_group_row_count(Some(1 << 22))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_created_by(format!("vygoda-lake-writer {}", env!("CARGO_PKG_VERSION")))
+            .build(),
+    )
+}
+
+pub struct OpenFile {
+    rows: RowBuilder,
+    writer: ArrowWriter<Vec<u8>>,
+    pending_bytes: u64,
+    pub hour: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub records: u64,
+    pub opened_at: Instant,
+    /// Largest partition time (ms) of the rows in this file.
+    pub max_time_ms: i64,
+}
+
+/// A closed file, ready to upload.
+pub struct FinishedFile {
+    pub bytes: Vec<u8>,
+    pub hour: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub records: u64,
+    pub max_time_ms: i64,
+}
+
+impl OpenFile {
+    pub fn new(
+        schema: Arc<LakeSchema>,
+        props: Arc<WriterProperties>,
+        hour: i64,
+    ) -> Result<OpenFile, FileError> {
+        let writer =
+            ArrowWriter::try_new(Vec::new(), schema.arrow.clone(), Some((*props).clone()))?;
+        Ok(OpenFile {
+            rows: RowBuilder::new(schema),
+            writer,
+            pending_bytes: 0,
+            hour,
+            first_offset: -1,
+            last_offset: -1,
+            records: 0,
+            opened_at: Instant::now(),
+            max_time_ms: i64::MIN,
+        })
+    }
+
+    pub fn schema(&self) -> &Arc<LakeSchema> {
+        self.rows.schema()
+    }
+
+    pub fn poisoned(&self) -> bool {
+        self.rows.poisoned()
+    }
+
+    /// Append one record; on a data error nothing was appended and the caller dead-letters it.
+    pub fn append(
+        &mut self,
+        meta: &RecordMeta<'_>,
+        value: Option<&Value>,
+        input_bytes: usize,
+        time_ms: i64,
+    ) -> Result<(), FileError> {
+        self.rows.append(meta, value)?;
+        if self.records == 0 {
+            self.first_offset = meta.offset;
+        }
+        self.last_offset = meta.offset;
+        self.records += 1;
+        self.max_time_ms = self.max_time_ms.max(time_ms);
+        self.pending_bytes += input_bytes as u64 * BUILDER_FACTOR + ROW_OVERHEAD;
+        if self.rows.rows() >= BATCH_ROWS || self.pending_bytes >= BATCH_BYTES {
+            self.encode_pending()?;
+        }
+        Ok(())
+    }
+
+    fn encode_pending(&mut self) -> Result<(), FileError> {
+        if self.rows.rows() > 0 {
+            let batch = self.rows.finish()?;
+            self.writer.write(&batch)?;
+        }
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    /// Estimated size of the file if it were closed now.
+    pub fn size_estimate(&self) -> u64 {
+        (self.writer.inner().len() + self.writer.in_progress_size()) as u64 + self.pending_bytes / 4
+    }
+
+    /// Memory held: encoded bytes, the encoder's buffers, and the builders.
+    pub fn memory(&self) -> u64 {
+        (self.writer.inner().len() + self.writer.memory_size()) as u64 + self.pending_bytes
+    }
+
+    pub fn finish(mut self) -> Result<FinishedFile, FileError> {
+        self.encode_pending()?;
+        self.writer.finish()?;
+        let bytes = std::mem::take(self.writer.inner_mut());
+        Ok(FinishedFile {
+            bytes,
+            hour: self.hour,
+            first_offset: self.first_offset,
+            last_offset: self.last_offset,
+            records: self.records,
+            max_time_ms: self.max_time_ms,
+        })
+    }
+}

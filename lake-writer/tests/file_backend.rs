@@ -1,0 +1,20 @@
+//! The exactly-once scenario on the `file://` backend (see tests/common).
+
+mod common;
+
+use vygoda_lake_writer::storage::FileStorage;
+
+#[tokio::test]
+async fn exactly_once_survives_a_crash_at_every_storage_call() {
+    // tmpfs when there is one: the scenario is about process crashes, and fsync on a real
+    // disk would make the ~150 writer lives take minutes.
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    };
+    let dir = dir.expect("tempdir");
+    let root = dir.path().to_path_buf();
+    common::crash_everywhere(|name| FileStorage::new(root.join(name)).expect("root"), 1).await;
+}

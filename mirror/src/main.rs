@@ -1,0 +1,33 @@
+//! `mirror`: duplicate prod topics to the analytics cluster (see the library for how).
+
+use clap::Parser;
+use vygoda_common::exit;
+use vygoda_mirror::config::Args;
+
+#[tokio::main]
+async fn main() {
+    vygoda_common::telemetry::init();
+    let config = match Args::parse().into_config() {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            std::process::exit(exit::USAGE);
+        }
+    };
+    let stop = vygoda_common::shutdown::on_signal();
+    match vygoda_mirror::run(config, stop).await {
+        Ok(summary) => {
+            tracing::info!(
+                partitions = summary.partitions,
+                records = summary.records,
+                bytes = summary.bytes,
+                "mirror stopped cleanly"
+            );
+            std::process::exit(exit::OK);
+        }
+        Err(error) => {
+            tracing::error!(%error, "mirror failed");
+            std::process::exit(error.exit_code());
+        }
+    }
+}
