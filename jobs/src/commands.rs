@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::MissedPolicy;
 use crate::runner::Driver;
 use crate::store::{RunRow, RunState, StoreError};
 
@@ -59,7 +60,10 @@ pub async fn list(driver: &Driver, out: &mut dyn Write) -> Result<(), StoreError
                 .unwrap_or_else(|| "-".into()),
             next,
             job.concurrency,
-            format!("{:?}", job.missed).to_lowercase(),
+            match job.missed {
+                MissedPolicy::Skip => "skip",
+                MissedPolicy::RunOnce => "run_once",
+            },
             last,
             ts(driver.store.last_success(&job.name).await?),
             job.depends_on.join(",")

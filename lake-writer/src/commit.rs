@@ -52,9 +52,10 @@ pub async fn commit_group<S: Storage>(
     observer: &mut impl CommitObserver,
 ) -> StorageResult<i64> {
     let cut = members.iter().map(|m| m.last_offset).max().unwrap_or(-1);
-    // Phase 1: every member complete and durable under a `.ready` name.
-    let mut ready = Vec::with_capacity(members.len());
-    for m in members {
+    // Phase 1: every member complete and durable under a `.ready` name. Members are
+    // independent files, uploaded concurrently (HDFS completes a file in ~0.5 s on a quiet
+    // cluster, whatever its size).
+    let uploads = members.iter().map(|m| async move {
         let started = Instant::now();
         let attempt = uuid::Uuid::new_v4().simple().to_string();
         let tmp = format!(
@@ -65,7 +66,13 @@ pub async fn commit_group<S: Storage>(
         let rdy = format!("{}/{}", m.dir, ready_name(&m.final_name, cut));
         storage.put(&tmp, m.bytes.clone()).await?;
         storage.rename(&tmp, &rdy, true).await?;
-        observer.written(m, started.elapsed());
+        Ok::<_, crate::storage::StorageError>((rdy, started.elapsed()))
+    });
+    // join_all, not try_join_all: no upload is left running behind a failed commit.
+    let mut ready = Vec::with_capacity(members.len());
+    for (m, done) in members.iter().zip(futures::future::join_all(uploads).await) {
+        let (rdy, elapsed) = done?;
+        observer.written(m, elapsed);
         ready.push(rdy);
     }
     // Phase 2: the member holding the cut first (commit point), then the others.

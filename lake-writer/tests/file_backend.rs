@@ -16,5 +16,10 @@ async fn exactly_once_survives_a_crash_at_every_storage_call() {
     };
     let dir = dir.expect("tempdir");
     let root = dir.path().to_path_buf();
-    common::crash_everywhere(|name| FileStorage::new(root.join(name)).expect("root"), 1).await;
+    let every_call = |total| (1..=total).collect();
+    common::crash_everywhere(
+        |name| FileStorage::new(root.join(name)).expect("root"),
+        every_call,
+    )
+    .await;
 }

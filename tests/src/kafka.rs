@@ -78,12 +78,11 @@ pub struct Record {
     pub timestamp: Option<i64>,
 }
 
+/// A record to produce: optional key, optional value (`None` = tombstone).
+pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Produce `(key, value)` records and wait for every acknowledgement.
-pub async fn produce(
-    props: &BTreeMap<String, String>,
-    topic: &str,
-    records: &[(Option<Vec<u8>>, Option<Vec<u8>>)],
-) {
+pub async fn produce(props: &BTreeMap<String, String>, topic: &str, records: &[KeyValue]) {
     let producer: FutureProducer =
         client_config(props, &[("enable.idempotence", "true"), ("acks", "all")])
             .create()

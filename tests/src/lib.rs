@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use kafka::{consume_all, headers, produce, Record, TopicGuard};
+pub use kafka::{consume_all, headers, produce, KeyValue, Record, TopicGuard};
 pub use process::ServiceProcess;
 pub use storage::{HdfsDir, LakeDir};
 pub use vygoda_common::platform::Platform;

@@ -380,9 +380,9 @@ pub async fn verify_lake<S: Storage>(storage: &S, log: &Log) {
     }
 }
 
-/// The scenario: one clean life to count storage calls, then a crash at each chosen call
-/// followed by a recovering life, then the checks.
-pub async fn crash_everywhere<S, F>(make_storage: F, step: usize)
+/// The scenario: one clean life to count storage calls, then a crash at each call `points`
+/// picks (given the clean life's call count) followed by a recovering life, then the checks.
+pub async fn crash_everywhere<S, F>(make_storage: F, points: impl Fn(usize) -> Vec<usize>)
 where
     S: Storage + Clone,
     F: Fn(&str) -> S,
@@ -418,7 +418,7 @@ where
         "the scenario commits many files ({total} calls)"
     );
 
-    for fail_at in (1..=total).step_by(step.max(1)) {
+    for fail_at in points(total) {
         let storage = make_storage(&format!("crash-{fail_at}"));
         let (_, ok) = writer_life(Faulty::new(storage.clone(), fail_at), &log).await;
         assert!(!ok, "the injected crash at call {fail_at} stops the writer");
