@@ -178,7 +178,7 @@ SHOP_OUT=$("$BIN/shop-api" publish --file "$TMP/products.ndjson" --platform "$PL
 echo "$SHOP_OUT"
 SHOP_RATE=$(sed -n 's/.*(\([0-9]*\) records\/s).*/\1/p' <<<"$SHOP_OUT")
 
-ban() { "$BIN/vygoda-admin" ban add "$1" "$2" --reason bench --by bench --platform "$PLATFORM" --topic "$RUN-bans" >/dev/null; }
+ban() { "$BIN/vygoda-admin" ban --platform "$PLATFORM" --topic "$RUN-bans" add "$1" "$2" --reason bench --by bench >/dev/null; }
 ban brand FakeLab; ban brand "Зелёный Дракон"; ban word реплика; ban word контрафакт; ban word вейп
 
 echo "== filters draining the backlog ($EXPECTED of $N pass)"

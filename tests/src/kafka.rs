@@ -8,6 +8,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 use vygoda_common::kafka::client_config;
 
@@ -157,7 +158,13 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
         let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
             continue;
         };
-        let msg = msg.expect("consume");
+        // librdkafka reports a lost connection to one broker as an error event and then
+        // reconnects or moves to the new leader by itself; only other errors are real.
+        let msg = match msg {
+            Ok(msg) => msg,
+            Err(KafkaError::MessageConsumption(code)) if is_transient(code) => continue,
+            Err(e) => panic!("consume_all({topic}): {e}"),
+        };
         let headers = msg
             .headers()
             .map(|hs| {
@@ -181,6 +188,19 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
         }
     }
     out
+}
+
+/// Errors a consumer survives without help: a broker went away or a leader moved.
+fn is_transient(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::NotLeaderForPartition
+            | RDKafkaErrorCode::LeaderNotAvailable
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::OperationTimedOut
+    )
 }
 
 /// Headers builder for tests that produce with headers.
