@@ -9,7 +9,9 @@ use std::time::Duration;
 use rand::Rng;
 use vygoda_lake_writer::storage::{HdfsStorage, Retrying, Storage};
 use vygoda_lake_writer::testkit::lake_offsets;
-use vygoda_tests::{consume_all, eventually, produce, unique_name, ServiceProcess, TestPlatform};
+use vygoda_tests::{
+    consume_all, eventually, produce, unique_name, KeyValue, ServiceProcess, TestPlatform,
+};
 
 const SCHEMA: &str = r#"{"type":"record","name":"Event","namespace":"vygoda.test","fields":[
   {"name":"user_id","type":"string"},
@@ -51,7 +53,7 @@ async fn register(tp: &TestPlatform, topic: &str) -> u32 {
 }
 
 /// `n` wire-format records (every 13th a tombstone, every 501st undecodable).
-fn records(id: u32, n: usize) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn records(id: u32, n: usize) -> Vec<KeyValue> {
     use apache_avro::types::Value;
     let schema = apache_avro::Schema::parse_str(SCHEMA).expect("schema");
     (0..n)

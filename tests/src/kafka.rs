@@ -6,9 +6,9 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 use vygoda_common::kafka::client_config;
 
@@ -88,7 +88,10 @@ pub async fn produce(props: &BTreeMap<String, String>, topic: &str, records: &[K
         client_config(props, &[("enable.idempotence", "true"), ("acks", "all")])
             .create()
             .expect("producer");
-    let sends = records.iter().map(|(k, v)| {
+    // Enqueue everything first, then wait: awaiting each send in turn would pay a linger and a
+    // round trip per record.
+    let mut pending = Vec::with_capacity(records.len());
+    for (k, v) in records {
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
         if let Some(k) = k {
             record = record.key(k.as_slice());
@@ -96,19 +99,23 @@ pub async fn produce(props: &BTreeMap<String, String>, topic: &str, records: &[K
         if let Some(v) = v {
             record = record.payload(v.as_slice());
         }
-        producer.send(record, Duration::from_secs(30))
-    });
-    for result in futures_join(sends).await {
-        result.unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => break pending.push(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => panic!("produce to {topic}: {e}"),
+            }
+        }
     }
-}
-
-async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut out = Vec::new();
-    for f in futs.collect::<Vec<_>>() {
-        out.push(f.await);
+    for delivery in pending {
+        delivery
+            .await
+            .expect("producer dropped a delivery")
+            .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
     }
-    out
 }
 
 /// Read every record of `topic` from the beginning up to the high watermarks seen at the start.

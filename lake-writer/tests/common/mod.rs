@@ -245,9 +245,9 @@ pub async fn writer_life<S: Storage>(storage: S, log: &Log) -> (Metrics, bool) {
     let mut pushed = 0;
     loop {
         let mut progressed = false;
-        for p in 0..PARTITIONS as usize {
+        for (part, next) in log.records.iter().zip(pos.iter_mut()) {
             for _ in 0..7 {
-                let Some(r) = log.records[p].get(pos[p]) else {
+                let Some(r) = part.get(*next) else {
                     break;
                 };
                 let rec = Record {
@@ -261,7 +261,7 @@ pub async fn writer_life<S: Storage>(storage: S, log: &Log) -> (Metrics, bool) {
                 if engine.push(&rec, BASE_MS).await.is_err() {
                     return (metrics, false);
                 }
-                pos[p] += 1;
+                *next += 1;
                 pushed += 1;
                 progressed = true;
                 if pushed % 500 == 0 && engine.tick(BASE_MS).await.is_err() {
