@@ -118,7 +118,15 @@ pub async fn run(cfg: Config, stop: CancellationToken) -> Result<(), RunError> {
     let resume = assign(&consumer, &mut engine, &mut assigned, partitions, false)?;
     // Backfill mode: the partitions still short of the high watermark they have now.
     let mut remaining = match cfg.until_caught_up {
-        true => Some(catch_up_targets(&consumer, resume).await?),
+        true => {
+            let (targets, highs) = catch_up_targets(&consumer, resume).await?;
+            // The watermark clock needs these too: without them a backfill never sees its
+            // partitions caught up, and no hour it wrote would be marked complete.
+            for ((topic, p), high) in highs {
+                engine.set_high_watermark(&topic, p, high);
+            }
+            Some(targets)
+        }
         false => None,
     };
 
@@ -223,21 +231,25 @@ async fn list_partitions(
         .unwrap_or(Err(RunError::Kafka(KafkaError::Canceled)))
 }
 
-/// High watermark per partition that still has records to write (for --until-caught-up).
+/// High watermark per (topic, partition).
+type HighWatermarks = BTreeMap<(String, i32), i64>;
+
+/// The partitions still short of their high watermark, and every partition's high watermark.
 async fn catch_up_targets(
     consumer: &Arc<StreamConsumer>,
     resume: Vec<(String, i32, Option<i64>)>,
-) -> Result<BTreeMap<(String, i32), i64>, RunError> {
+) -> Result<(HighWatermarks, HighWatermarks), RunError> {
     let consumer = consumer.clone();
     let task = tokio::task::spawn_blocking(move || {
-        let mut targets = BTreeMap::new();
+        let (mut targets, mut highs) = (BTreeMap::new(), BTreeMap::new());
         for (topic, p, next) in resume {
             let (low, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(30))?;
             if high > next.unwrap_or(low).max(low) {
-                targets.insert((topic, p), high);
+                targets.insert((topic.clone(), p), high);
             }
+            highs.insert((topic, p), high);
         }
-        Ok(targets)
+        Ok((targets, highs))
     });
     task.await
         .unwrap_or(Err(RunError::Kafka(KafkaError::Canceled)))

@@ -13,6 +13,7 @@ import base64
 import decimal
 import json
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -78,6 +79,10 @@ def topic():
     ctx = SerializationContext(name, MessageField.VALUE)
     producer = Producer({**kafka("admin"), "enable.idempotence": True})
     delivered = {}
+    # Record times spread over the two whole hours that ended at least an hour ago, so both hours
+    # are past the writer's lateness and must come out complete.
+    hour_ms = 3_600_000
+    first_ms = (int(time.time() * 1000) // hour_ms - 3) * hour_ms
 
     def report(kind):
         def cb(err, msg):
@@ -87,16 +92,17 @@ def topic():
 
     for i in range(N):
         key = f"prod-{i % 300}".encode()
+        at = {"timestamp": first_ms + i * (2 * hour_ms // N)}
         if i % 10 == 9:
-            producer.produce(name, None, key, on_delivery=report("tombstone"))
+            producer.produce(name, None, key, on_delivery=report("tombstone"), **at)
         elif i in (100, 700):
-            producer.produce(name, b"\x01garbage", key, on_delivery=report("bad"))
+            producer.produce(name, b"\x01garbage", key, on_delivery=report("bad"), **at)
         else:
             value = {"product_id": f"prod-{i % 300}", "price": decimal.Decimal(i) / 100,
                      "tags": [f"t{i % 4}"], "attrs": {"stock": i}, "updated_at": 1_700_000_000_000 + i,
                      "shop": None if i % 3 == 0 else {"id": i % 17, "name": f"shop {i % 17}"},
                      "status": "ACTIVE" if i % 2 else "HIDDEN"}
-            producer.produce(name, serialize(value, ctx), key, on_delivery=report("value"))
+            producer.produce(name, serialize(value, ctx), key, on_delivery=report("value"), **at)
         producer.poll(0)
     assert producer.flush(60) == 0
     assert len(delivered) == N
@@ -159,7 +165,7 @@ def test_dead_letters_keep_the_raw_record(lake, topic):
 def test_hours_are_complete_with_manifest_and_success(lake, topic):
     name, _ = topic
     hours = {p.parent for p in (lake / name).rglob("*.parquet")}
-    assert hours
+    assert len(hours) == 2, hours
     for hour in hours:
         manifest = json.loads((hour / "_manifest.json").read_text())
         assert manifest["complete"] is True, manifest
