@@ -264,10 +264,14 @@ async fn a_crashed_drivers_run_is_found_killed_and_marked_abandoned() {
         .await
         .unwrap();
     let row = driver.store.history(Some(&job), 1).await.unwrap().remove(0);
-    assert!(
-        resolved.contains(&(row.run_id.clone(), RunState::Abandoned)),
-        "{resolved:?}"
-    );
+    // Every driver resolves every orphan it sees when it starts, so a driver of a test running
+    // alongside may have got there first; either way the run is resolved once, as abandoned.
+    let by_us = resolved.contains(&(row.run_id.clone(), RunState::Abandoned));
+    let by_other = row
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("process gone"));
+    assert!(by_us || by_other, "{resolved:?} {row:?}");
     assert_eq!(row.state, RunState::Abandoned, "{row:?}");
     assert_gone(&tree).await;
 }

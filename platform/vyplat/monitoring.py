@@ -51,6 +51,10 @@ def start() -> None:
     procs.wait_for("Prometheus", lambda: _ready(f"{PROMETHEUS}/-/ready"), 60, "prometheus")
     procs.wait_for("Alertmanager", lambda: _ready(f"{ALERTMANAGER}/-/ready"), 60, "alertmanager")
     procs.wait_for("blackbox exporter", lambda: _ready(f"http://{BLACKBOX}/-/healthy"), 30, "blackbox-exporter")
+    # Already-running processes keep their old config otherwise: `up` after a config change in
+    # monitoring/ applies it without a restart (pids stay, so a second `up` is still a no-op).
+    for url in (f"{PROMETHEUS}/-/reload", f"{ALERTMANAGER}/-/reload", f"http://{BLACKBOX}/-/reload"):
+        urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()
 
 
 def stop() -> None:
