@@ -5,6 +5,8 @@
     python3 platform/ctl.py status    # every part, its address and health (--json)
     python3 platform/ctl.py down      # stops what `up` started, by pid; data stays
     python3 platform/ctl.py reset     # down, then wipe .vygoda (data, certificates, passwords)
+    python3 platform/ctl.py services start|stop   # vygoda's own services (ban filter, mirror,
+                                                  # lake writer, jobs scheduler) on the platform
 
 The Makefile's `up`, `down`, `status` and `reset` call this. It needs only the standard library
 to install; then it re-runs itself inside the project venv, whose confluent-kafka client does the
@@ -105,6 +107,8 @@ def main(argv: list) -> int:
     st = sub.add_parser("status", help="every part, its address and health")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("reset", help="down, then wipe all local data, certificates and passwords")
+    sv = sub.add_parser("services", help="start or stop vygoda's own services on the running platform")
+    sv.add_argument("action", choices=["start", "stop"])
     args = parser.parse_args(argv)
 
     paths.ensure_dirs()
@@ -125,6 +129,16 @@ def main(argv: list) -> int:
             return up()
         if args.cmd == "down":
             return down()
+        if args.cmd == "services":
+            from vyplat import services
+
+            if args.action == "stop":
+                services.stop()
+                return 0
+            for name, (pid, new) in services.start().items():
+                print(f"{name[4:]:<12} pid {pid:<8} {'started' if new else 'already running'}  "
+                      f"log .vygoda/logs/{name}.log")
+            return 0
         from vyplat import status
 
         return 0 if status.show(args.json) else 1

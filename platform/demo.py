@@ -16,17 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vyplat import paths, procs  # noqa: E402
+from vyplat import paths, services  # noqa: E402
 
 BIN = paths.BIN_DIR
 PLATFORM = json.loads(paths.PLATFORM_JSON.read_text())
-LAKE_TOPICS = ["products-filtered", "product-bans", "client-events", "recommendations"]
-SERVICES = {
-    # name: argv; metrics addresses match monitoring/prometheus/prometheus.local.yml
-    "svc-ban-filter": [BIN / "ban-filter", "--metrics-addr", "127.0.0.1:9101"],
-    "svc-mirror": [BIN / "mirror", "--metrics-addr", "127.0.0.1:9102"],
-    "svc-lake-writer": [BIN / "lake-writer", "--metrics-addr", "127.0.0.1:9103", "--max-file-age", "10s"],
-}
 
 
 def step(title: str) -> float:
@@ -46,13 +39,6 @@ def sh(argv: list, check: bool = True, quiet: bool = False) -> subprocess.Comple
     return result
 
 
-def admin_client(cluster: str):
-    from confluent_kafka.admin import AdminClient
-
-    return AdminClient({"bootstrap.servers": PLATFORM["clusters"][cluster]["bootstrap"],
-                        **PLATFORM["principals"]["operator"]["kafka"], "log_level": 2})
-
-
 def high_watermarks(cluster: str, topic: str) -> dict:
     from confluent_kafka import Consumer, TopicPartition
 
@@ -63,6 +49,21 @@ def high_watermarks(cluster: str, topic: str) -> dict:
         md = consumer.list_topics(topic, timeout=15)
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
                 for p in md.topics[topic].partitions}
+    finally:
+        consumer.close()
+
+
+def committed(cluster: str, group: str, topic: str) -> dict:
+    """A consumer group's committed offsets (what it has fully processed), per partition."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": PLATFORM["clusters"][cluster]["bootstrap"],
+                         **PLATFORM["principals"]["operator"]["kafka"], "group.id": group,
+                         "log_level": 2})
+    try:
+        parts = consumer.list_topics(topic, timeout=15).topics[topic].partitions
+        done = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=15)
+        return {tp.partition: max(tp.offset, 0) for tp in done}
     finally:
         consumer.close()
 
@@ -103,10 +104,10 @@ def main() -> int:
     started = time.monotonic()
     report = {}
 
-    step("services: ban filter (prod), mirror (prod → analytics), lake writer (analytics → HDFS)")
-    for name, argv in SERVICES.items():
-        pid = procs.start(name, argv, cwd=paths.REPO)
-        print(f"   {name[4:]:<12} pid {pid}  log .vygoda/logs/{name}.log")
+    step("services: ban filter (prod), mirror (prod → analytics), lake writer (analytics → HDFS), "
+         "jobs scheduler")
+    for name, (pid, _) in services.start().items():
+        print(f"   {name[4:]:<12} pid {pid}  log .vygoda/logs/{name}.log", flush=True)
 
     step("bans (ADMIN CLI → compacted product-bans)")
     for ban in json.loads((paths.REPO / "data" / "demo-bans.json").read_text()):
@@ -117,6 +118,10 @@ def main() -> int:
     step("shop catalogue (SHOP API → products)")
     publish = sh([BIN / "shop-api", "publish", "--file", "data/catalogue.json", "--progress", "never"])
     report["publish exit code"] = publish.returncode
+
+    # The simulator picks products from the filtered catalogue: let the filter finish first.
+    step("ban filter catches up (its committed offsets on products = the high watermarks)")
+    wait("ban filter", lambda: committed("prod", "ban-filter", "products") == high_watermarks("prod", "products"))
 
     step("client activity (simulator → client-events)")
     sh([BIN / "client-sim", "--users", "1500", "--events", "60000"])
@@ -135,28 +140,94 @@ def main() -> int:
             done = lake_offsets(t)
             return all(done.get(p, -1) >= h - 1 for p, h in hw.items() if h > 0)
         wait(f"lake files of {topic}", caught_up, timeout=600)
+        report[f"{topic} offsets in committed lake files"] = sum(o + 1 for o in lake_offsets(topic).values())
 
     step("recommendations: Spark job, then the publisher, under the jobs driver")
-    run = sh([BIN / "vygoda-jobs", "run", "recommendations"])
-    history = sh([BIN / "vygoda-jobs", "history", "recommendations", "--json"], quiet=True)
-    runs = json.loads(history.stdout)
-    latest = runs[0] if isinstance(runs, list) and runs else runs
-    report["run"] = latest
-    report["recommendations records (prod)"] = sum(high_watermarks("prod", "recommendations").values())
+    # The catalogue and the bans were written this hour, which the lake writer marks complete only
+    # once the hour is over. Every record is in the lake (checked above), so read up to the end of
+    # this hour rather than wait for it.
+    hour_end = (int(time.time()) // 3600 + 1) * 3600
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour_end))
+    run = sh([BIN / "vygoda-jobs", "run", "recommendations", "--quiet",
+              "--var", f"until={until}"], check=False)
+    history = sh([BIN / "vygoda-jobs", "history", "recommendations", "--limit", "1", "--json"],
+                 quiet=True)
+    latest = json.loads(history.stdout.splitlines()[0])  # one JSON object per line, newest first
+    report["run"] = {k: latest.get(k) for k in ("run_id", "state", "attempts", "exit_code",
+                                                 "started_at", "ended_at", "output_path")}
+    if run.returncode != 0:
+        write_report(report, started)
+        raise SystemExit(f"demo: the recommendations run failed (exit {run.returncode}); "
+                         f"`target/debug/vygoda-jobs logs {latest.get('run_id')}` shows why")
+
+    step("published recommendations, read back by an independent client (confluent-kafka AvroDeserializer)")
+    mine = read_recommendations(latest["run_id"])
+    report["recommendations records of this run (prod)"] = len(mine)
+    if mine:
+        sample = mine[sorted(mine)[0]]
+        report["quality (hold-out)"] = dict(sorted(sample["metrics"].items()))
+        report["sample"] = {"user_id": sample["user_id"], "model": sample["model"],
+                            "items": [(i["rank"], i["product_id"], round(i["score"], 4))
+                                      for i in sample["items"]]}
 
     step("report")
     for k, v in report.items():
-        print(f"   {k}: {v if not isinstance(v, dict) else json.dumps(v, ensure_ascii=False)[:400]}")
-    print(f"   wall time: {time.monotonic() - started:.0f}s")
+        print(f"   {k}: {v if not isinstance(v, dict) else json.dumps(v, ensure_ascii=False, default=str)}")
+    wall = write_report(report, started)
+    print(f"   wall time: {wall:.0f}s   (report: .vygoda/demo-report.json)")
     print(f"""
 Where to look:
    lake          {PLATFORM['lake_root']}  (WebHDFS {PLATFORM['hdfs']['webhdfs']}/lake?op=LISTSTATUS)
+   run output    {latest.get('output_path')}
    NameNode      {PLATFORM['hdfs']['namenode_http']}
    Prometheus    {PLATFORM['prometheus_url']}   Alertmanager {PLATFORM['alertmanager_url']}
    registry      {PLATFORM['schema_registry']['url']}/subjects
-   job history   target/debug/vygoda-jobs history
-   services      make status; logs in .vygoda/logs/""")
-    return run.returncode
+   job history   target/debug/vygoda-jobs history; logs: target/debug/vygoda-jobs logs {latest.get('run_id')}
+   services      make status; logs in .vygoda/logs/svc-*.log; stop them with `make down`""")
+    return 0 if mine else 1
+
+
+def read_recommendations(run_id: str) -> dict:
+    """Every record of this run on prod's `recommendations`, decoded through the registry."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    operator = PLATFORM["principals"]["operator"]
+    registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
+                                     "ssl.ca.location": PLATFORM["schema_registry"]["ca"],
+                                     "basic.auth.user.info": f"{operator['username']}:{operator['password']}"})
+    decode = AvroDeserializer(registry)
+    ctx = SerializationContext("recommendations", MessageField.VALUE)
+    highs = high_watermarks("prod", "recommendations")
+    consumer = Consumer({"bootstrap.servers": PLATFORM["clusters"]["prod"]["bootstrap"],
+                         **operator["kafka"], "group.id": "operator-demo", "enable.auto.commit": False,
+                         "log_level": 2})
+    consumer.assign([TopicPartition("recommendations", p, 0) for p, h in highs.items() if h > 0])
+    left = {p for p, h in highs.items() if h > 0}
+    out = {}
+    deadline = time.monotonic() + 120
+    while left and time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is None or msg.error():
+            continue
+        if msg.offset() + 1 >= highs[msg.partition()]:
+            left.discard(msg.partition())
+        if msg.value() is None:
+            continue
+        value = decode(msg.value(), ctx)
+        if value["run_id"] == run_id:
+            out[value["user_id"]] = value
+    consumer.close()
+    return out
+
+
+def write_report(report: dict, started: float) -> float:
+    wall = time.monotonic() - started
+    (paths.STATE / "demo-report.json").write_text(
+        json.dumps({**report, "wall_time_s": round(wall, 1)}, ensure_ascii=False, indent=2, default=str) + "\n")
+    return wall
 
 
 if __name__ == "__main__":

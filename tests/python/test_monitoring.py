@@ -5,8 +5,10 @@
 The static checks (promtool/amtool on the committed files) always run. The live checks need the
 local platform (`make up`): they read `.vygoda/platform.json` (or $VYGODA_PLATFORM) and are skipped
 only when that file does not exist; a platform file with Prometheus down fails them.
-The test starts nothing itself; the dead-broker test kills one broker and runs `make up` to bring
-it back.
+The dashboard tests start vygoda's services (`platform/ctl.py services start`) when they are not
+running, so that every panel has a target; the jobs panels also need one finished run in the
+history (`make test` runs the pipeline first). The dead-broker test kills one broker and runs
+`make up` to bring it back.
 """
 
 import json
@@ -15,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -32,7 +35,6 @@ VYGODA_DIR = PLATFORM_FILE.resolve().parent
 PLATFORM_REPO = VYGODA_DIR.parent
 
 SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry")
-SERVICE_SELECTOR = re.compile(r'\bjob="(' + "|".join(map(re.escape, SERVICES)) + r')"')
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 # Grafana substitutes these before a query reaches Prometheus; 1m spans 12 local scrapes.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h"}
@@ -238,16 +240,30 @@ def dashboard_targets():
                 )
 
 
+@pytest.fixture(scope="module")
+def services(platform):
+    """vygoda's services running and scraped; the ones started here are stopped afterwards."""
+    ctl = [sys.executable, str(PLATFORM_REPO / "platform" / "ctl.py")]
+    pid_files = [VYGODA_DIR / "run" / f"svc-{s}.pid" for s in ("ban-filter", "mirror", "lake-writer", "jobs")]
+    before = [f for f in pid_files if f.exists()]
+    subprocess.run([*ctl, "services", "start"], check=True, cwd=PLATFORM_REPO)
+
+    def scraped():
+        return all((r := prom_query(platform, f'up{{job="{job}"}}')) and r[0]["value"][1] == "1"
+                   for job in SERVICES)
+
+    wait_for("every vygoda service scraped by Prometheus", scraped, 60)
+    yield
+    if not before:
+        subprocess.run([*ctl, "services", "stop"], check=True, cwd=PLATFORM_REPO)
+
+
 @pytest.mark.parametrize("title, expr", list(dashboard_targets()))
-def test_dashboard_query_returns_data(platform, title, expr):
+def test_dashboard_query_returns_data(platform, services, title, expr):
     for variable, value in GRAFANA_VARIABLES.items():
         expr = expr.replace(variable, value)
-    # Service panels select job="<service>": they can only show data while that service runs.
-    for service in set(SERVICE_SELECTOR.findall(expr)):
-        up = prom_query(platform, f'up{{job="{service}"}}')
-        if not up or up[0]["value"][1] != "1":
-            pytest.xfail(f"panel {title!r} needs {service}, which is not running (up{{job={service!r}}} is 0 or absent)")
-    result = prom_query(platform, expr)
+    # A rate needs two scrapes of a fresh target; a panel with no series after that is broken.
+    result = wait_for(f"data for panel {title!r}: {expr}", lambda: prom_query(platform, expr), 30)
     assert result, f"panel {title!r}: {expr} returned no data"
 
 
