@@ -124,6 +124,7 @@ impl<S: Storage, R: SchemaSource> Engine<S, R> {
     /// Take a partition; returns the offset to resume from (`None`: the beginning).
     pub fn assign(&mut self, topic: &str, partition: i32) -> Option<i64> {
         let next = self.recovered.get(&(topic.to_owned(), partition)).copied();
+        self.metrics.preset_topic(topic);
         let key = (Arc::<str>::from(topic), partition);
         self.parts
             .entry(key.clone())
@@ -454,6 +455,7 @@ fn decode(schema: &LakeSchema, body: &[u8]) -> Result<Value, String> {
 }
 
 /// A low-cardinality label for the dead-letter metric.
+/// One of `metrics::DEAD_LETTER_REASONS`, for the metric label (the full reason goes to the file).
 fn short_reason(reason: &str) -> &'static str {
     if reason.contains("magic") || reason.contains("shorter than") {
         "wire_format"

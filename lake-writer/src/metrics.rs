@@ -29,6 +29,16 @@ pub struct OpLabel {
     pub op: String,
 }
 
+/// The `reason` label values of `dead_lettered` (see `engine::short_reason`).
+pub const DEAD_LETTER_REASONS: [&str; 6] = [
+    "wire_format",
+    "unknown_schema",
+    "corrupt_avro",
+    "bad_key",
+    "unmappable_schema",
+    "bad_value",
+];
+
 /// Why files were closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -88,7 +98,7 @@ impl Metrics {
 
     pub fn register(registry: &mut Registry) -> Metrics {
         let m = Metrics::unregistered();
-        let r = registry.sub_registry_with_prefix("vygoda_lake");
+        let r = registry.sub_registry_with_prefix("vygoda_lake_writer");
         r.register(
             "records_written",
             "Records committed to the lake (Parquet rows, tombstones included)",
@@ -141,6 +151,30 @@ impl Metrics {
             m.storage_retries.clone(),
         );
         m
+    }
+
+    /// Create a topic's counters at 0 when its first partition is assigned: dashboards,
+    /// `rate()` and `increase()` then see the series before the first file or dead letter.
+    pub fn preset_topic(&self, topic: &str) {
+        let _ = self.records_written.get_or_create(&Self::topic(topic));
+        let _ = self.bytes_written.get_or_create(&Self::topic(topic));
+        for reason in [
+            CloseReason::Size,
+            CloseReason::Count,
+            CloseReason::Age,
+            CloseReason::Memory,
+            CloseReason::Schema,
+            CloseReason::Shutdown,
+        ] {
+            let _ = self
+                .files_closed
+                .get_or_create(&Self::reason(topic, reason.as_str()));
+        }
+        for reason in DEAD_LETTER_REASONS {
+            let _ = self
+                .dead_lettered
+                .get_or_create(&Self::reason(topic, reason));
+        }
     }
 
     pub fn topic(topic: &str) -> TopicLabel {

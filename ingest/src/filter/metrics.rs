@@ -86,6 +86,21 @@ impl Metrics {
         );
     }
 
+    /// Create the labelled series known at start at 0: dashboards and `increase()` then see a
+    /// series before the first banned or dead-lettered record instead of no data.
+    pub fn preset(&self, topics: &[&str]) {
+        for kind in ["product_id", "brand", "word"] {
+            let _ = self
+                .banned
+                .get_or_create(&vec![("kind".to_owned(), kind.to_owned())]);
+        }
+        for topic in topics {
+            let _ = self
+                .dead_lettered
+                .get_or_create(&vec![("topic".to_owned(), (*topic).to_owned())]);
+        }
+    }
+
     pub fn banned_kind(&self, kind: &str) {
         self.banned
             .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])

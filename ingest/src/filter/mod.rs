@@ -240,6 +240,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterEr
     let metrics = Metrics::default();
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry);
+    metrics.preset(&[&config.products_topic, &config.bans_topic]);
     vygoda_common::metrics::serve(config.metrics_addr, registry, stop.clone()).await?;
 
     // 2. Schemas: our output subject is registered; writers of the inputs are fetched by id.
