@@ -7,6 +7,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import requests
+
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".vygoda"
 CTL = [sys.executable, str(REPO / "platform" / "ctl.py")]
@@ -27,7 +29,8 @@ def test_down_then_up_keeps_kafka_and_hdfs_data():
     conf = {"bootstrap.servers": platform["clusters"]["prod"]["bootstrap"],
             **platform["principals"]["admin"]["kafka"]}
     topic = f"persist-{uuid.uuid4().hex[:12]}"
-    for f in AdminClient(conf).create_topics([NewTopic(topic, 1, 1)]).values():
+    admin = AdminClient(conf)  # kept: a dropped client destroys its handle before the answer
+    for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
         f.result()
     marker = uuid.uuid4().hex.encode()
     producer = Producer({**conf, "enable.idempotence": True})
@@ -36,10 +39,10 @@ def test_down_then_up_keeps_kafka_and_hdfs_data():
 
     hdfs_file = f"/test/{topic}.txt"
     web = platform["hdfs"]["webhdfs"]
-    req = urllib.request.Request(f"{web}{hdfs_file}?op=CREATE&user.name=vygoda&overwrite=true",
-                                 data=marker, method="PUT")
-    with urllib.request.urlopen(req, timeout=30) as r:  # follows the redirect to the DataNode
-        assert r.status == 201
+    # The NameNode answers 307 to the DataNode; requests follows it with the method and body.
+    r = requests.put(f"{web}{hdfs_file}", params={"op": "CREATE", "user.name": "vygoda", "overwrite": "true"},
+                     data=marker, timeout=30)
+    assert r.status_code == 201, r.text
 
     down = subprocess.run([*CTL, "down"], capture_output=True, text=True, timeout=300)
     assert down.returncode == 0, down.stderr
@@ -61,6 +64,7 @@ def test_down_then_up_keeps_kafka_and_hdfs_data():
 
     with urllib.request.urlopen(f"{web}{hdfs_file}?op=OPEN&user.name=vygoda", timeout=30) as r:
         assert r.read() == marker
-    AdminClient(conf).delete_topics([topic])
+    for f in admin.delete_topics([topic]).values():
+        f.result()
     urllib.request.urlopen(urllib.request.Request(
         f"{web}{hdfs_file}?op=DELETE&user.name=vygoda", method="DELETE"), timeout=30)
