@@ -5,6 +5,7 @@
     python3 platform/ctl.py status    # every part, its address and health (--json)
     python3 platform/ctl.py down      # stops what `up` started, by pid; data stays
     python3 platform/ctl.py reset     # down, then wipe .vygoda (data, certificates, passwords)
+    python3 platform/ctl.py memory    # resident memory of every running part
     python3 platform/ctl.py services start|stop   # vygoda's own services (ban filter, mirror,
                                                   # lake writer, jobs scheduler) on the platform
 
@@ -107,6 +108,7 @@ def main(argv: list) -> int:
     st = sub.add_parser("status", help="every part, its address and health")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("reset", help="down, then wipe all local data, certificates and passwords")
+    sub.add_parser("memory", help="resident memory (PSS, RSS) of every running part")
     sv = sub.add_parser("services", help="start or stop vygoda's own services on the running platform")
     sv.add_argument("action", choices=["start", "stop"])
     args = parser.parse_args(argv)
@@ -129,6 +131,11 @@ def main(argv: list) -> int:
             return up()
         if args.cmd == "down":
             return down()
+        if args.cmd == "memory":
+            from vyplat import memory
+
+            memory.show()
+            return 0
         if args.cmd == "services":
             from vyplat import services
 
