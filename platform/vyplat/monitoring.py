@@ -12,15 +12,28 @@ NODE = "127.0.0.1:9100"
 OUT = paths.STATE / "monitoring"
 
 
-def render() -> None:
+def render() -> bool:
+    """Write the local configs; True when any of them (or Alertmanager's) changed."""
     OUT.mkdir(parents=True, exist_ok=True)
     src = paths.REPO / "monitoring"
     (OUT / "targets" / "spark").mkdir(parents=True, exist_ok=True)
+    changed = False
     for rel, dest in (("prometheus/prometheus.local.yml", "prometheus.yml"),
-                      ("blackbox/blackbox.local.yml", "blackbox.yml")):
+                      ("blackbox/blackbox.local.yml", "blackbox.yml"),
+                      ("alertmanager/alertmanager.yml", "alertmanager.yml")):
         text = (src / rel).read_text()
         text = text.replace("@@VYGODA_DIR@@", str(paths.STATE)).replace("@@REPO@@", str(paths.REPO))
-        (OUT / dest).write_text(text)
+        target = OUT / dest
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            changed = True
+    # Rule files are read from the repository; a stamp of their contents tells when they changed.
+    rules = "".join(p.read_text() for p in sorted((src / "prometheus" / "rules").glob("*.yml")))
+    stamp = OUT / "rules.stamp"
+    if not stamp.exists() or stamp.read_text() != rules:
+        stamp.write_text(rules)
+        changed = True
+    return changed
 
 
 def _ready(url: str) -> bool:
@@ -29,7 +42,7 @@ def _ready(url: str) -> bool:
 
 
 def start() -> None:
-    render()
+    changed = render()
     procs.start("blackbox-exporter", ["prometheus-blackbox-exporter",
                                       f"--config.file={OUT / 'blackbox.yml'}",
                                       f"--web.listen-address={BLACKBOX}"])
@@ -41,7 +54,7 @@ def start() -> None:
     procs.start("alert-receiver", [sys.executable, paths.REPO / "monitoring" / "webhook_receiver.py",
                                    "--listen", "127.0.0.1:9095", "--out", OUT / "notifications.jsonl"])
     procs.start("alertmanager", ["prometheus-alertmanager",
-                                 f"--config.file={paths.REPO / 'monitoring' / 'alertmanager' / 'alertmanager.yml'}",
+                                 f"--config.file={OUT / 'alertmanager.yml'}",
                                  f"--storage.path={OUT / 'alertmanager-data'}",
                                  "--web.listen-address=127.0.0.1:9093", "--cluster.listen-address="])
     procs.start("prometheus", ["prometheus", f"--config.file={OUT / 'prometheus.yml'}",
@@ -51,10 +64,11 @@ def start() -> None:
     procs.wait_for("Prometheus", lambda: _ready(f"{PROMETHEUS}/-/ready"), 60, "prometheus")
     procs.wait_for("Alertmanager", lambda: _ready(f"{ALERTMANAGER}/-/ready"), 60, "alertmanager")
     procs.wait_for("blackbox exporter", lambda: _ready(f"http://{BLACKBOX}/-/healthy"), 30, "blackbox-exporter")
-    # Already-running processes keep their old config otherwise: `up` after a config change in
-    # monitoring/ applies it without a restart (pids stay, so a second `up` is still a no-op).
-    for url in (f"{PROMETHEUS}/-/reload", f"{ALERTMANAGER}/-/reload", f"http://{BLACKBOX}/-/reload"):
-        urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()
+    # Running processes keep their old config otherwise: `up` after a change in monitoring/
+    # applies it without a restart; an `up` with nothing changed touches nothing.
+    if changed:
+        for url in (f"{PROMETHEUS}/-/reload", f"{ALERTMANAGER}/-/reload", f"http://{BLACKBOX}/-/reload"):
+            urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()
 
 
 def stop() -> None:
