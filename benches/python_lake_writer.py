@@ -48,11 +48,15 @@ def main() -> None:
     registry = platform["schema_registry"]
     session = requests.Session()
     session.verify = str(registry["ca"])
+    who = platform["principals"][args.principal]
+    session.auth = (who["username"], who["password"])
     schemas = {}
 
     def schema(schema_id):
         if schema_id not in schemas:
-            r = session.get(f"{registry['url']}/schemas/ids/{schema_id}", timeout=10)
+            # verify per request: a REQUESTS_CA_BUNDLE in the environment would override session.verify
+            r = session.get(f"{registry['url']}/schemas/ids/{schema_id}", verify=str(registry["ca"]),
+                            timeout=10)
             r.raise_for_status()
             schemas[schema_id] = fastavro.parse_schema(json.loads(r.json()["schema"]))
         return schemas[schema_id]
@@ -97,8 +101,9 @@ def main() -> None:
                 row = {"_tombstone": True}
             elif len(payload) > 5 and payload[0] == 0:
                 (schema_id,) = struct.unpack(">I", payload[1:5])
+                writer_schema = schema(schema_id)  # a registry failure stops the run, loudly
                 try:
-                    row = fastavro.schemaless_reader(io.BytesIO(payload[5:]), schema(schema_id))
+                    row = fastavro.schemaless_reader(io.BytesIO(payload[5:]), writer_schema)
                     row["_tombstone"] = False
                 except Exception:  # noqa: BLE001 - the baseline drops what it cannot decode
                     row = None
