@@ -188,7 +188,7 @@ echo "== filters draining the backlog ($EXPECTED of $N pass)"
 PIDS+=($!)
 RUST_RATE=$(helper drain "$RUN" filtered-rust "$EXPECTED" 600)
 "$PY" benches/faust_filter.py --platform "$PLATFORM" --input "$RUN-products" --output "$RUN-filtered-faust" \
-  --app-id "$RUN-faust" "${BANS[@]}" worker -l warning >"$TMP/faust.log" 2>&1 &
+  --app-id "$RUN-faust" "${BANS[@]}" worker -l warn >"$TMP/faust.log" 2>&1 &
 PIDS+=($!)
 FAUST_RATE=$(helper drain "$RUN" filtered-faust "$EXPECTED" 1800)
 
