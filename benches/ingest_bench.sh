@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 helper() {
   "$PY" - "$PLATFORM" "$@" <<'PYEOF'
-import io, json, ssl, statistics, sys, threading, time
+import io, json, os, ssl, statistics, sys, threading, time
 from decimal import Decimal
 from pathlib import Path
 import fastavro
@@ -92,9 +92,12 @@ elif cmd == "expected":
 elif cmd == "drain":
     # Wait until `topic` holds `count` records, then rate = records / (last - first CreateTime).
     topic, count, timeout = name(args[0]), int(args[1]), float(args[2])
+    filter_pid = int(args[3]) if len(args) > 3 else None
     c = Consumer({**props("operator"), "group.id": f"{run}-drain-{args[0]}", "enable.auto.commit": False})
     deadline = time.time() + timeout
     while sum(highs(c, topic).values()) < count:
+        if filter_pid and not os.path.exists(f"/proc/{filter_pid}"):
+            sys.exit(f"{topic}: the filter (pid {filter_pid}) exited; see its log")
         if time.time() > deadline:
             sys.exit(f"{topic}: only {sum(highs(c, topic).values())}/{count} records after {timeout}s")
         time.sleep(0.5)
@@ -186,11 +189,11 @@ echo "== filters draining the backlog ($EXPECTED of $N pass)"
   --filtered-topic "$RUN-filtered-rust" --dlq-topic "$RUN-dlq" --group "$RUN-rust" \
   --metrics-addr 127.0.0.1:0 >"$TMP/rust.log" 2>&1 &
 PIDS+=($!)
-RUST_RATE=$(helper drain "$RUN" filtered-rust "$EXPECTED" 600)
+RUST_RATE=$(helper drain "$RUN" filtered-rust "$EXPECTED" 600 "$!")
 "$PY" benches/faust_filter.py --platform "$PLATFORM" --input "$RUN-products" --output "$RUN-filtered-faust" \
   --app-id "$RUN-faust" "${BANS[@]}" worker -l warn >"$TMP/faust.log" 2>&1 &
 PIDS+=($!)
-FAUST_RATE=$(helper drain "$RUN" filtered-faust "$EXPECTED" 1800)
+FAUST_RATE=$(helper drain "$RUN" filtered-faust "$EXPECTED" 1800 "$!")
 
 echo "== latency: $LAT_N products at $LAT_RATE/s through both filters"
 read -r RUST_LAT FAUST_LAT < <(helper latency "$RUN" "$LAT_N" "$LAT_RATE" filtered-rust filtered-faust | paste -sd' ' | awk '{print $1"/"$2, $3"/"$4}')
