@@ -143,14 +143,9 @@ impl Cli {
     pub fn into_config(self) -> Result<Config, AdminError> {
         let Top::Ban { action, common: c } = self.command;
         let usage = |e: &dyn std::fmt::Display| AdminError::Usage(e.to_string());
-        let kafka = c
-            .platform
-            .kafka_props(&c.cluster, &c.principal)
-            .map_err(|e| usage(&e))?;
-        let platform = c.platform.platform().map_err(|e| usage(&e))?;
-        let registry = c
+        let (kafka, registry) = c
             .registry
-            .resolve(platform.as_ref(), &c.principal)
+            .connect_as(&c.platform, &c.cluster, &c.principal)
             .map_err(|e| usage(&e))?;
         let action = match action {
             BanAction::Add {

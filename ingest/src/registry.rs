@@ -7,7 +7,7 @@
 //! (its `build_with` takes a reqwest 0.13 builder). Two endpoints and the 5-byte wire header are
 //! less code than that glue; see `wire` for the framing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -98,6 +98,25 @@ pub struct RegistryConfig {
 }
 
 impl RegistryArgs {
+    /// What a command talking to Kafka and the registry as `principal` needs: its librdkafka
+    /// properties on `cluster` and the registry settings. The error text names what to fix; each
+    /// command wraps it in its own usage error.
+    pub fn connect_as(
+        &self,
+        platform: &vygoda_common::kafka::PlatformArgs,
+        cluster: &str,
+        principal: &str,
+    ) -> Result<(BTreeMap<String, String>, RegistryConfig), String> {
+        let kafka = platform
+            .kafka_props(cluster, principal)
+            .map_err(|e| e.to_string())?;
+        let file = platform.platform().map_err(|e| e.to_string())?;
+        let registry = self
+            .resolve(file.as_ref(), principal)
+            .map_err(|e| e.to_string())?;
+        Ok((kafka, registry))
+    }
+
     /// Fill empty flags from the platform file, authenticating as `principal`.
     pub fn resolve(
         &self,

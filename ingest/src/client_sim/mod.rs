@@ -165,14 +165,9 @@ impl SimError {
 impl Args {
     pub fn into_config(self) -> Result<Config, SimError> {
         let usage = |e: &dyn std::fmt::Display| SimError::Usage(e.to_string());
-        let kafka = self
-            .platform
-            .kafka_props(&self.cluster, &self.principal)
-            .map_err(|e| usage(&e))?;
-        let platform = self.platform.platform().map_err(|e| usage(&e))?;
-        let registry = self
+        let (kafka, registry) = self
             .registry
-            .resolve(platform.as_ref(), &self.principal)
+            .connect_as(&self.platform, &self.cluster, &self.principal)
             .map_err(|e| usage(&e))?;
         let start_ms = chrono::DateTime::parse_from_rfc3339(&self.start)
             .map_err(|e| usage(&format!("--start: {e}")))?

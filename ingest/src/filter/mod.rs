@@ -141,14 +141,9 @@ pub struct Config {
 impl Args {
     pub fn into_config(self) -> Result<Config, FilterError> {
         let usage = |e: &dyn std::fmt::Display| FilterError::Usage(e.to_string());
-        let kafka = self
-            .platform
-            .kafka_props(&self.cluster, &self.principal)
-            .map_err(|e| usage(&e))?;
-        let platform = self.platform.platform().map_err(|e| usage(&e))?;
-        let registry = self
+        let (kafka, registry) = self
             .registry
-            .resolve(platform.as_ref(), &self.principal)
+            .connect_as(&self.platform, &self.cluster, &self.principal)
             .map_err(|e| usage(&e))?;
         let topics = [
             &self.products_topic,
