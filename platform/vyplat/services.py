@@ -10,14 +10,13 @@ import urllib.request
 
 from . import paths, procs
 
-# name → (argv after the binary, metrics address). Each reads .vygoda/platform.json by default.
+# name → (binary and flags, metrics address). Each reads .vygoda/platform.json by default.
 SERVICES = {
-    "svc-ban-filter": (["ban-filter", "--metrics-addr", "127.0.0.1:9101"], "127.0.0.1:9101"),
-    "svc-mirror": (["mirror", "--metrics-addr", "127.0.0.1:9102"], "127.0.0.1:9102"),
+    "svc-ban-filter": (["ban-filter"], "127.0.0.1:9101"),
+    "svc-mirror": (["mirror"], "127.0.0.1:9102"),
     # Short file age: the demo's small volumes would otherwise sit in open files for minutes.
-    "svc-lake-writer": (["lake-writer", "--metrics-addr", "127.0.0.1:9103", "--max-file-age", "10s"],
-                        "127.0.0.1:9103"),
-    "svc-jobs": (["vygoda-jobs", "serve", "--metrics-addr", "127.0.0.1:9104"], "127.0.0.1:9104"),
+    "svc-lake-writer": (["lake-writer", "--max-file-age", "10s"], "127.0.0.1:9103"),
+    "svc-jobs": (["vygoda-jobs", "serve"], "127.0.0.1:9104"),
 }
 
 
@@ -35,7 +34,7 @@ def start() -> dict:
         binary = paths.BIN_DIR / argv[0]
         if not binary.exists():
             raise procs.PlatformError(f"{binary} is missing: run `make up` (it builds the workspace)")
-        pid = procs.start(name, [binary, *argv[1:]], cwd=paths.REPO)
+        pid = procs.start(name, [binary, *argv[1:], "--metrics-addr", addr], cwd=paths.REPO)
         out[name] = (pid, before is None)
     for name, (_, addr) in SERVICES.items():
         procs.wait_for(name, lambda a=addr: _metrics_answer(a), 60, name)
