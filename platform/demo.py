@@ -39,18 +39,21 @@ def sh(argv: list, check: bool = True, quiet: bool = False) -> subprocess.Comple
     return result
 
 
+_WATERMARK_READERS: dict = {}
+
+
 def high_watermarks(cluster: str, topic: str) -> dict:
+    """Per partition, the high watermark. One reader per cluster, kept: the waits poll this."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": PLATFORM["clusters"][cluster]["bootstrap"],
-                         **PLATFORM["principals"]["operator"]["kafka"], "group.id": "operator-demo",
-                         "log_level": 2})
-    try:
-        md = consumer.list_topics(topic, timeout=15)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
-                for p in md.topics[topic].partitions}
-    finally:
-        consumer.close()
+    if cluster not in _WATERMARK_READERS:
+        _WATERMARK_READERS[cluster] = Consumer({
+            "bootstrap.servers": PLATFORM["clusters"][cluster]["bootstrap"],
+            **PLATFORM["principals"]["operator"]["kafka"], "group.id": "operator-demo", "log_level": 2})
+    consumer = _WATERMARK_READERS[cluster]
+    md = consumer.list_topics(topic, timeout=15)
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
+            for p in md.topics[topic].partitions}
 
 
 def committed(cluster: str, group: str, topic: str) -> dict:
