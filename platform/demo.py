@@ -151,7 +151,10 @@ def main() -> int:
     # this hour rather than wait for it.
     hour_end = (int(time.time()) // 3600 + 1) * 3600
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour_end))
-    run = sh([BIN / "vygoda-jobs", "run", "recommendations", "--quiet",
+    # The scheduler started above may be running the job already: a daily tick missed while the
+    # platform was down runs once at start (`missed = "run_once"`). Runs never overlap, so queue
+    # behind it instead of being refused.
+    run = sh([BIN / "vygoda-jobs", "run", "recommendations", "--quiet", "--wait", "60m",
               "--var", f"until={until}"], check=False)
     history = sh([BIN / "vygoda-jobs", "history", "recommendations", "--limit", "1", "--json"],
                  quiet=True)
