@@ -277,12 +277,8 @@ async fn schema_versions<S: Store>(
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
     let flags = Flags(q);
-    let usages = app
-        .registry
-        .usages(id_param(&id)?, flags.on("deleted"))
-        .await?;
-    let filtered = filter_subject(&flags, usages);
-    let listed: Vec<Value> = filtered
+    let listed: Vec<Value> = usages_of(&app, &id, &flags)
+        .await?
         .iter()
         .map(|(s, v)| json!({"subject": s, "version": v}))
         .collect();
@@ -295,11 +291,8 @@ async fn schema_subjects<S: Store>(
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
     let flags = Flags(q);
-    let usages = app
-        .registry
-        .usages(id_param(&id)?, flags.on("deleted"))
-        .await?;
-    let mut subjects: Vec<String> = filter_subject(&flags, usages)
+    let mut subjects: Vec<String> = usages_of(&app, &id, &flags)
+        .await?
         .into_iter()
         .map(|(s, _)| s)
         .collect();
@@ -307,11 +300,20 @@ async fn schema_subjects<S: Store>(
     Ok(reply(flags.page(subjects)?))
 }
 
-fn filter_subject(flags: &Flags, usages: Vec<(String, i32)>) -> Vec<(String, i32)> {
-    match flags.0.get("subject") {
+/// The (subject, version) pairs using schema `id`, with the `deleted` and `subject` query flags.
+async fn usages_of<S: Store>(
+    app: &AppState<S>,
+    id: &str,
+    flags: &Flags,
+) -> Result<Vec<(String, i32)>, ApiError> {
+    let usages = app
+        .registry
+        .usages(id_param(id)?, flags.on("deleted"))
+        .await?;
+    Ok(match flags.0.get("subject") {
         Some(only) => usages.into_iter().filter(|(s, _)| s == only).collect(),
         None => usages,
-    }
+    })
 }
 
 async fn subjects<S: Store>(

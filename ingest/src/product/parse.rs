@@ -313,6 +313,36 @@ impl Checker {
         }
     }
 
+    /// An optional array field of at most `limit` items; `of` names the items in the error.
+    fn array<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        name: &str,
+        of: &str,
+        limit: usize,
+    ) -> Option<&'v Vec<Value>> {
+        let v = self.get(obj, name, false)?;
+        let Some(items) = v.as_array() else {
+            self.err(
+                name,
+                WrongType,
+                format!("must be an array of {of}, got {}", type_name(v)),
+            );
+            return None;
+        };
+        self.within_limit(name, items.len(), name, limit)?;
+        Some(items)
+    }
+
+    /// `None` (and the error recorded) when a collection has more than `limit` `noun`.
+    fn within_limit(&mut self, field: &str, n: usize, noun: &str, limit: usize) -> Option<()> {
+        if n > limit {
+            self.err(field, TooMany, format!("{n} {noun}; the limit is {limit}"));
+            return None;
+        }
+        Some(())
+    }
+
     fn unknown(&mut self, obj: &Map<String, Value>, prefix: &str, known: &[&str]) {
         for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
             self.err(
@@ -425,23 +455,7 @@ impl Checker {
     }
 
     fn tags(&mut self, obj: &Map<String, Value>) -> Option<Vec<String>> {
-        let v = self.get(obj, "tags", false)?;
-        let Some(items) = v.as_array() else {
-            self.err(
-                "tags",
-                WrongType,
-                format!("must be an array of strings, got {}", type_name(v)),
-            );
-            return None;
-        };
-        if items.len() > LIMITS.tags {
-            self.err(
-                "tags",
-                TooMany,
-                format!("{} tags; the limit is {}", items.len(), LIMITS.tags),
-            );
-            return None;
-        }
+        let items = self.array(obj, "tags", "strings", LIMITS.tags)?;
         let tags: Vec<Option<String>> = items
             .iter()
             .enumerate()
@@ -451,23 +465,7 @@ impl Checker {
     }
 
     fn images(&mut self, obj: &Map<String, Value>) -> Option<Vec<Image>> {
-        let v = self.get(obj, "images", false)?;
-        let Some(items) = v.as_array() else {
-            self.err(
-                "images",
-                WrongType,
-                format!("must be an array of objects, got {}", type_name(v)),
-            );
-            return None;
-        };
-        if items.len() > LIMITS.images {
-            self.err(
-                "images",
-                TooMany,
-                format!("{} images; the limit is {}", items.len(), LIMITS.images),
-            );
-            return None;
-        }
+        let items = self.array(obj, "images", "objects", LIMITS.images)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let prefix = format!("images[{i}]");
@@ -534,14 +532,7 @@ impl Checker {
             );
             return None;
         };
-        if map.len() > LIMITS.specs {
-            self.err(
-                "specifications",
-                TooMany,
-                format!("{} entries; the limit is {}", map.len(), LIMITS.specs),
-            );
-            return None;
-        }
+        self.within_limit("specifications", map.len(), "entries", LIMITS.specs)?;
         let mut out = BTreeMap::new();
         for (k, val) in map {
             let path = format!("specifications.{k}");
