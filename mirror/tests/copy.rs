@@ -106,10 +106,7 @@ async fn copies_key_value_headers_timestamp_and_partition() {
     let topic = unique_name("mirror-fidelity");
     let _source = tp.create_topic("prod", &topic, 3, false).await;
     // The destination does not exist: the mirror creates it.
-    let _cleanup = support::Cleanup {
-        props: tp.kafka_props("analytics", "admin"),
-        topic: topic.clone(),
-    };
+    let _destination = tp.guard_topic("analytics", &topic);
     let prod = tp.kafka_props("prod", "admin");
     let analytics = tp.kafka_props("analytics", "admin");
     let samples = samples();
@@ -206,10 +203,7 @@ async fn creates_the_destination_like_the_source_and_resumes_without_repeating()
     let tp = TestPlatform::get();
     let topic = unique_name("mirror-compact");
     let _source = tp.create_topic("prod", &topic, 2, true).await;
-    let _cleanup = support::Cleanup {
-        props: tp.kafka_props("analytics", "admin"),
-        topic: topic.clone(),
-    };
+    let _destination = tp.guard_topic("analytics", &topic);
     let prod = tp.kafka_props("prod", "admin");
     let analytics = tp.kafka_props("analytics", "admin");
     let batch = |from: u32, to: u32| -> Vec<Sample> {

@@ -38,9 +38,16 @@ pub(crate) async fn create_topic(
     for result in results {
         result.unwrap_or_else(|(t, e)| panic!("creating topic {t}: {e}"));
     }
-    TopicGuard {
-        name: name.to_owned(),
-        admin_props,
+    TopicGuard::adopt(admin_props, name)
+}
+
+impl TopicGuard {
+    /// Take charge of deleting a topic created elsewhere.
+    pub(crate) fn adopt(admin_props: BTreeMap<String, String>, name: &str) -> TopicGuard {
+        TopicGuard {
+            name: name.to_owned(),
+            admin_props,
+        }
     }
 }
 
@@ -48,23 +55,13 @@ impl Drop for TopicGuard {
     fn drop(&mut self) {
         let props = self.admin_props.clone();
         let name = self.name.clone();
-        // Drop cannot await, and may run inside a runtime: delete from a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(admin) = client_config(&props, &[]).create::<AdminClient<_>>() {
-                    let _ = admin
-                        .delete_topics(&[name.as_str()], &AdminOptions::new())
-                        .await;
-                }
-            });
-        })
-        .join();
+        crate::cleanup_on_own_thread(async move {
+            if let Ok(admin) = client_config(&props, &[]).create::<AdminClient<_>>() {
+                let _ = admin
+                    .delete_topics(&[name.as_str()], &AdminOptions::new())
+                    .await;
+            }
+        });
     }
 }
 

@@ -82,6 +82,11 @@ impl TestPlatform {
         .await
     }
 
+    /// Delete `name` when the guard drops: for a topic a service under test creates itself.
+    pub fn guard_topic(&self, cluster: &str, name: &str) -> TopicGuard {
+        TopicGuard::adopt(self.kafka_props(cluster, "admin"), name)
+    }
+
     /// A unique `file://` lake directory, removed on drop.
     pub fn lake_dir(&self, prefix: &str) -> LakeDir {
         LakeDir::new(prefix)
@@ -144,6 +149,23 @@ where
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Run a clean-up future to completion from `Drop`, which cannot await and may itself run inside
+/// a runtime: on a thread of its own with a runtime of its own. Clean-up is best effort.
+pub(crate) fn cleanup_on_own_thread<F>(work: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// The repository root (this crate lives in `<root>/tests`).

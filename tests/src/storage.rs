@@ -59,22 +59,13 @@ impl Drop for HdfsDir {
     fn drop(&mut self) {
         let namenode = self.namenode.clone();
         let path = self.path.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
+        crate::cleanup_on_own_thread(async move {
+            if let Ok(client) = hdfs_native::ClientBuilder::new()
+                .with_url(&namenode)
                 .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(client) = hdfs_native::ClientBuilder::new()
-                    .with_url(&namenode)
-                    .build()
-                {
-                    let _ = client.delete(&path, true).await;
-                }
-            });
-        })
-        .join();
+            {
+                let _ = client.delete(&path, true).await;
+            }
+        });
     }
 }

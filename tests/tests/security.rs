@@ -18,9 +18,17 @@ fn metadata(props: &BTreeMap<String, String>) -> Result<usize, String> {
         .map_err(|e| e.to_string())
 }
 
-fn first_broker(props: &mut BTreeMap<String, String>, tp: &TestPlatform) {
-    let broker = tp.platform.clusters["prod"].brokers[0].clone();
-    props.insert("bootstrap.servers".into(), broker);
+/// The properties of `principal` pinned to the cluster's first broker, after showing that they
+/// connect: each refusal below then changes one thing on a broker known to be up.
+fn working_client(tp: &TestPlatform, cluster: &str, principal: &str) -> BTreeMap<String, String> {
+    let mut good = tp.kafka_props(cluster, principal);
+    let broker = tp.platform.clusters[cluster].brokers[0].clone();
+    good.insert("bootstrap.servers".into(), broker);
+    assert!(
+        metadata(&good).is_ok(),
+        "control: a correct client must connect"
+    );
+    good
 }
 
 #[tokio::test]
@@ -50,13 +58,7 @@ async fn service_principal_produces_and_consumes_over_sasl_ssl() {
 
 #[test]
 fn plaintext_client_is_refused() {
-    let tp = TestPlatform::get();
-    let mut good = tp.kafka_props("prod", "operator");
-    first_broker(&mut good, tp);
-    assert!(
-        metadata(&good).is_ok(),
-        "control: a correct client must connect"
-    );
+    let good = working_client(TestPlatform::get(), "prod", "operator");
     let bad: BTreeMap<String, String> = [
         ("bootstrap.servers", good["bootstrap.servers"].as_str()),
         ("security.protocol", "PLAINTEXT"),
@@ -69,13 +71,7 @@ fn plaintext_client_is_refused() {
 
 #[test]
 fn anonymous_tls_client_is_refused() {
-    let tp = TestPlatform::get();
-    let mut good = tp.kafka_props("prod", "operator");
-    first_broker(&mut good, tp);
-    assert!(
-        metadata(&good).is_ok(),
-        "control: a correct client must connect"
-    );
+    let good = working_client(TestPlatform::get(), "prod", "operator");
     let mut anonymous = good.clone();
     anonymous.retain(|k, _| !k.starts_with("sasl."));
     anonymous.insert("security.protocol".into(), "SSL".into());
@@ -87,14 +83,7 @@ fn anonymous_tls_client_is_refused() {
 
 #[test]
 fn wrong_password_is_refused() {
-    let tp = TestPlatform::get();
-    let mut good = tp.kafka_props("analytics", "lake-writer");
-    let broker = tp.platform.clusters["analytics"].brokers[0].clone();
-    good.insert("bootstrap.servers".into(), broker);
-    assert!(
-        metadata(&good).is_ok(),
-        "control: a correct client must connect"
-    );
+    let good = working_client(TestPlatform::get(), "analytics", "lake-writer");
     let mut wrong = good.clone();
     wrong.insert("sasl.password".into(), "not-the-password".into());
     assert!(metadata(&wrong).is_err(), "wrong password got metadata");
@@ -102,13 +91,7 @@ fn wrong_password_is_refused() {
 
 #[test]
 fn client_that_does_not_trust_the_ca_is_refused() {
-    let tp = TestPlatform::get();
-    let mut good = tp.kafka_props("prod", "operator");
-    first_broker(&mut good, tp);
-    assert!(
-        metadata(&good).is_ok(),
-        "control: a correct client must connect"
-    );
+    let good = working_client(TestPlatform::get(), "prod", "operator");
     let mut untrusting = good.clone();
     // The system trust store does not contain the platform CA.
     untrusting.remove("ssl.ca.location");

@@ -7,8 +7,6 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use clap::Parser;
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use vygoda_common::kafka::client_config;
 use vygoda_mirror::config::Args;
@@ -69,36 +67,6 @@ pub fn high_watermarks(props: &BTreeMap<String, String>, topic: &str) -> Vec<i64
 
 pub fn total(props: &BTreeMap<String, String>, topic: &str) -> i64 {
     high_watermarks(props, topic).iter().sum()
-}
-
-/// Deletes a topic the mirror created (the fixture's guard only covers topics it created).
-pub struct Cleanup {
-    pub props: BTreeMap<String, String>,
-    pub topic: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let (props, topic) = (self.props.clone(), self.topic.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(admin) =
-                    client_config(&props, &[]).create::<AdminClient<DefaultClientContext>>()
-                {
-                    let _ = admin
-                        .delete_topics(&[topic.as_str()], &AdminOptions::new())
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// GET /metrics as text.
