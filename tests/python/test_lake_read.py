@@ -28,6 +28,7 @@ if not PLATFORM_FILE.exists():
 import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 import requests  # noqa: E402
+from workspace import built  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
@@ -58,11 +59,7 @@ def kafka(principal):
 
 @pytest.fixture(scope="module")
 def binary():
-    subprocess.run(["cargo", "build", "-q", "-p", "vygoda-lake-writer", "--bin", "lake-writer"],
-                   cwd=REPO, check=True)
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=REPO,
-                          check=True, capture_output=True, text=True)
-    return Path(json.loads(meta.stdout)["target_directory"]) / "debug" / "lake-writer"
+    return built("bins", "lake-writer")
 
 
 @pytest.fixture(scope="module")

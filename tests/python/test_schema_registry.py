@@ -26,6 +26,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient  # noqa
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer  # noqa: E402
 from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: E402
 from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
+from workspace import built  # noqa: E402
 
 PLATFORM = json.loads(PLATFORM_FILE.read_text())
 # VYGODA_TEST_REGISTRY_URL points the tests at another instance (e.g. a fresh build on 18181).
@@ -174,8 +175,8 @@ def run_sample(*args: str) -> str:
     """The Rust example (schema_registry_converter) against the platform registry."""
     secrets = REPO / ".vygoda" / "secrets"
     password_file = secrets / ADMIN["username"]
-    command = ["cargo", "run", "-q", "--release", "-p", "vygoda-schema-registry", "--example", "encode_sample",
-               "--", args[0], "--url", URL, "--ca", CA, "--user", ADMIN["username"],
+    command = [str(built("examples", "encode_sample")),
+               args[0], "--url", URL, "--ca", CA, "--user", ADMIN["username"],
                "--password-file", str(password_file), *args[1:]]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr
