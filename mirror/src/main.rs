@@ -1,17 +1,19 @@
 //! `mirror`: duplicate prod topics to the analytics cluster (see the library for how).
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use vygoda_common::exit;
 use vygoda_mirror::config::Args;
 
 #[tokio::main]
-async fn main() {
+async fn main() -> ExitCode {
     vygoda_common::telemetry::init();
     let config = match Args::parse().into_config() {
         Ok(c) => c,
         Err(error) => {
             tracing::error!(%error, "invalid configuration");
-            std::process::exit(exit::USAGE);
+            return exit::code(exit::USAGE);
         }
     };
     let stop = vygoda_common::shutdown::on_signal();
@@ -23,11 +25,11 @@ async fn main() {
                 bytes = summary.bytes,
                 "mirror stopped cleanly"
             );
-            std::process::exit(exit::OK);
+            exit::code(exit::OK)
         }
         Err(error) => {
             tracing::error!(%error, "mirror failed");
-            std::process::exit(error.exit_code());
+            exit::code(error.exit_code())
         }
     }
 }
