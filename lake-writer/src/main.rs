@@ -1,20 +1,18 @@
 //! `lake-writer`: analytics topics → Parquet on HDFS, exactly once. See the crate docs.
 
-use std::process::ExitCode;
-
 use clap::Parser;
 use vygoda_common::exit;
 use vygoda_lake_writer::{run, Args};
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() {
     vygoda_common::telemetry::init();
     let args = Args::parse();
     let cfg = match args.validate() {
         Ok(cfg) => cfg,
         Err(error) => {
             tracing::error!(%error, "invalid configuration");
-            return exit::code(exit::USAGE);
+            std::process::exit(exit::USAGE);
         }
     };
     tracing::info!(
@@ -25,10 +23,10 @@ async fn main() -> ExitCode {
     );
     let stop = vygoda_common::shutdown::on_signal();
     match run(cfg, stop).await {
-        Ok(()) => exit::code(exit::OK),
+        Ok(()) => std::process::exit(exit::OK),
         Err(error) => {
             tracing::error!(%error, "lake writer stopped");
-            exit::code(error.exit_code())
+            std::process::exit(error.exit_code());
         }
     }
 }
