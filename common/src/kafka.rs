@@ -65,8 +65,18 @@ impl PlatformArgs {
         cluster: &str,
         principal: &str,
     ) -> Result<BTreeMap<String, String>, KafkaConfigError> {
+        self.kafka_props_in(self.platform()?.as_ref(), cluster, principal)
+    }
+
+    /// As `kafka_props`, with the platform file already loaded (`None`: there is none).
+    pub fn kafka_props_in(
+        &self,
+        platform: Option<&Platform>,
+        cluster: &str,
+        principal: &str,
+    ) -> Result<BTreeMap<String, String>, KafkaConfigError> {
         let overrides = self.overrides()?;
-        let mut props = match self.platform()? {
+        let mut props = match platform {
             Some(platform) => platform.kafka_props(cluster, principal)?,
             // Without a platform file the operator must say where the brokers are via -X.
             None if overrides.contains_key("bootstrap.servers") => BTreeMap::new(),

@@ -107,10 +107,10 @@ impl RegistryArgs {
         cluster: &str,
         principal: &str,
     ) -> Result<(BTreeMap<String, String>, RegistryConfig), String> {
-        let kafka = platform
-            .kafka_props(cluster, principal)
-            .map_err(|e| e.to_string())?;
         let file = platform.platform().map_err(|e| e.to_string())?;
+        let kafka = platform
+            .kafka_props_in(file.as_ref(), cluster, principal)
+            .map_err(|e| e.to_string())?;
         let registry = self
             .resolve(file.as_ref(), principal)
             .map_err(|e| e.to_string())?;
