@@ -15,6 +15,7 @@ import json
 import re
 import ssl
 import sys
+import tempfile
 from pathlib import Path
 
 import fastavro
@@ -59,6 +60,8 @@ app = faust.App(
         username=principal["username"], password=principal["password"],
         mechanism="SCRAM-SHA-512", ssl_context=ssl_ctx),
     store="memory://",
+    # Faust's default data directory is "<app id>-data" in the working directory: keep the clone clean.
+    datadir=str(Path(tempfile.gettempdir()) / f"{args.app_id}-data"),
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,

@@ -68,6 +68,13 @@ def _users_fingerprint() -> str:
     return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
+def user_create_argv(port: int, principal: str, password: str) -> list:
+    # "--" ends the options: a password starting with "-" is a value, not a flag
+    # (passwords generated before letters-and-digits only could start with one).
+    return [str(paths.NISSHI), "user", "create", "--broker", f"tcp://127.0.0.1:{port}",
+            "--", principal, password]
+
+
 def ensure_users(cluster: str) -> None:
     """Create (or re-create) every principal's SCRAM user when the set or a password changed."""
     marker = paths.STATE / f"kafka-{cluster}.users"
@@ -80,8 +87,7 @@ def ensure_users(cluster: str) -> None:
     try:
         procs.wait_for(f"{cluster} setup broker", lambda: _tcp_open(port), 60, name)
         for principal in secrets.principals():
-            procs.run([paths.NISSHI, "user", "create", "--broker", f"tcp://127.0.0.1:{port}",
-                       principal, secrets.password(principal)])
+            procs.run(user_create_argv(port, principal, secrets.password(principal)))
     finally:
         procs.stop(name)
     marker.write_text(fingerprint + "\n")

@@ -1,9 +1,12 @@
 """Generated credentials: one password per principal, never committed, owner-readable only."""
 import os
 import secrets as _secrets
+import string
 import tomllib
 
 from . import paths
+
+_ALPHABET = string.ascii_letters + string.digits
 
 
 def principals() -> list:
@@ -18,8 +21,13 @@ def password(name: str) -> str:
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(_secrets.token_urlsafe(24))
+            f.write(_generate())
     return path.read_text().strip()
+
+
+def _generate() -> str:
+    """32 letters and digits (~190 bits): nothing a command line or a properties file could misread."""
+    return "".join(_secrets.choice(_ALPHABET) for _ in range(32))
 
 
 def write_private(path, text: str) -> None:

@@ -123,3 +123,21 @@ def test_webhdfs_and_namenode_answer(platform):
 
     with urllib.request.urlopen(f"{platform['hdfs']['webhdfs']}/lake?op=GETFILESTATUS", timeout=10) as r:
         assert json.load(r)["FileStatus"]["type"] == "DIRECTORY"
+
+
+def test_generated_passwords_are_letters_and_digits():
+    sys.path.insert(0, str(REPO / "platform"))
+    from vyplat import secrets
+
+    for _ in range(200):
+        pw = secrets._generate()
+        assert len(pw) == 32 and pw.isascii() and pw.isalnum(), pw
+
+
+def test_user_creation_passes_a_dash_password_as_a_value():
+    # CI once failed `make up` on a password starting with "-": the broker's CLI read it as a flag.
+    sys.path.insert(0, str(REPO / "platform"))
+    from vyplat import kafka
+
+    argv = kafka.user_create_argv(19099, "ban-filter", "-ShQ5")
+    assert argv[-3:] == ["--", "ban-filter", "-ShQ5"]
