@@ -1,18 +1,19 @@
 //! `lake-writer`: analytics topics → Parquet on HDFS, exactly once. See the crate docs.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use vygoda_common::exit;
 use vygoda_lake_writer::{run, Args};
 
-#[tokio::main]
-async fn main() {
+fn main() -> ExitCode {
     vygoda_common::telemetry::init();
     let args = Args::parse();
     let cfg = match args.validate() {
         Ok(cfg) => cfg,
         Err(error) => {
             tracing::error!(%error, "invalid configuration");
-            std::process::exit(exit::USAGE);
+            return exit::code(exit::USAGE);
         }
     };
     tracing::info!(
@@ -21,12 +22,14 @@ async fn main() {
         partition_by = cfg.writer.partition_by.as_str(),
         "lake writer starting"
     );
-    let stop = vygoda_common::shutdown::on_signal();
-    match run(cfg, stop).await {
-        Ok(()) => std::process::exit(exit::OK),
-        Err(error) => {
-            tracing::error!(%error, "lake writer stopped");
-            std::process::exit(error.exit_code());
+    exit::block_on(async move {
+        let stop = vygoda_common::shutdown::on_signal();
+        match run(cfg, stop).await {
+            Ok(()) => exit::OK,
+            Err(error) => {
+                tracing::error!(%error, "lake writer stopped");
+                error.exit_code()
+            }
         }
-    }
+    })
 }

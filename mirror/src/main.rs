@@ -6,8 +6,7 @@ use clap::Parser;
 use vygoda_common::exit;
 use vygoda_mirror::config::Args;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     vygoda_common::telemetry::init();
     let config = match Args::parse().into_config() {
         Ok(c) => c,
@@ -16,20 +15,22 @@ async fn main() -> ExitCode {
             return exit::code(exit::USAGE);
         }
     };
-    let stop = vygoda_common::shutdown::on_signal();
-    match vygoda_mirror::run(config, stop).await {
-        Ok(summary) => {
-            tracing::info!(
-                partitions = summary.partitions,
-                records = summary.records,
-                bytes = summary.bytes,
-                "mirror stopped cleanly"
-            );
-            exit::code(exit::OK)
+    exit::block_on(async move {
+        let stop = vygoda_common::shutdown::on_signal();
+        match vygoda_mirror::run(config, stop).await {
+            Ok(summary) => {
+                tracing::info!(
+                    partitions = summary.partitions,
+                    records = summary.records,
+                    bytes = summary.bytes,
+                    "mirror stopped cleanly"
+                );
+                exit::OK
+            }
+            Err(error) => {
+                tracing::error!(%error, "mirror failed");
+                error.exit_code()
+            }
         }
-        Err(error) => {
-            tracing::error!(%error, "mirror failed");
-            exit::code(error.exit_code())
-        }
-    }
+    })
 }

@@ -1,23 +1,15 @@
 //! `vygoda-schema-registry [serve] ...` and `vygoda-schema-registry register ...`.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use vygoda_common::exit;
 use vygoda_schema_registry::{history, register_dir, serve, Cli, Command};
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     vygoda_common::telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            std::process::exit(exit::FAILED);
-        }
-    };
-    std::process::exit(runtime.block_on(dispatch(cli)));
+    exit::block_on(dispatch(cli))
 }
 
 async fn dispatch(cli: Cli) -> i32 {

@@ -1,38 +1,40 @@
 //! `shop-api`: validate shops' products and publish them to Kafka. See `vygoda_ingest::shop_api`.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use vygoda_common::exit;
 use vygoda_ingest::shop_api::{self, Cli};
 
-#[tokio::main]
-async fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     vygoda_common::telemetry::init();
-    let code = match cli.into_config() {
-        Err(e) => {
-            eprintln!("shop-api: {e}");
-            e.exit_code()
-        }
-        Ok(config) => match shop_api::run(config, vygoda_common::shutdown::on_signal()).await {
-            Ok(summary) => {
-                println!(
-                    "shop-api: sent {}, rejected {}, {:.1}s ({:.0} records/s)",
-                    summary.sent,
-                    summary.rejected,
-                    summary.elapsed.as_secs_f64(),
-                    summary.rate()
-                );
-                if summary.rejected > 0 {
-                    exit::PARTIAL
-                } else {
-                    exit::OK
-                }
-            }
+    exit::block_on(async move {
+        match cli.into_config() {
             Err(e) => {
                 eprintln!("shop-api: {e}");
                 e.exit_code()
             }
-        },
-    };
-    std::process::exit(code);
+            Ok(config) => match shop_api::run(config, vygoda_common::shutdown::on_signal()).await {
+                Ok(summary) => {
+                    println!(
+                        "shop-api: sent {}, rejected {}, {:.1}s ({:.0} records/s)",
+                        summary.sent,
+                        summary.rejected,
+                        summary.elapsed.as_secs_f64(),
+                        summary.rate()
+                    );
+                    if summary.rejected > 0 {
+                        exit::PARTIAL
+                    } else {
+                        exit::OK
+                    }
+                }
+                Err(e) => {
+                    eprintln!("shop-api: {e}");
+                    e.exit_code()
+                }
+            },
+        }
+    })
 }

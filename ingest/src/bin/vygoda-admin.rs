@@ -1,58 +1,60 @@
 //! `vygoda-admin`: manage the ban list. See `vygoda_ingest::admin`.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use vygoda_common::exit;
 use vygoda_ingest::admin::{self, Action, Cli, Outcome};
 
-#[tokio::main]
-async fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     vygoda_common::telemetry::init();
-    let config = match cli.into_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("vygoda-admin: {e}");
-            std::process::exit(e.exit_code());
-        }
-    };
-    let json = matches!(config.action, Action::List { json: true });
-    let code = match admin::run(config).await {
-        Ok(Outcome::Added { ban, replaced }) => {
-            let verb = if replaced { "updated" } else { "added" };
-            println!(
-                "{verb} ban {} ({}), by {}",
-                ban.key(),
-                ban.reason,
-                ban.added_by
-            );
-            exit::OK
-        }
-        Ok(Outcome::Removed(ban)) => {
-            println!("removed ban {}", ban.key());
-            exit::OK
-        }
-        Ok(Outcome::NotBanned { key }) => {
-            println!("{key} is not banned; nothing to do");
-            exit::OK
-        }
-        Ok(Outcome::Listed(bans)) if json => match serde_json::to_string_pretty(&bans) {
-            Ok(text) => {
-                println!("{text}");
+    exit::block_on(async move {
+        let config = match cli.into_config() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("vygoda-admin: {e}");
+                return e.exit_code();
+            }
+        };
+        let json = matches!(config.action, Action::List { json: true });
+        match admin::run(config).await {
+            Ok(Outcome::Added { ban, replaced }) => {
+                let verb = if replaced { "updated" } else { "added" };
+                println!(
+                    "{verb} ban {} ({}), by {}",
+                    ban.key(),
+                    ban.reason,
+                    ban.added_by
+                );
+                exit::OK
+            }
+            Ok(Outcome::Removed(ban)) => {
+                println!("removed ban {}", ban.key());
+                exit::OK
+            }
+            Ok(Outcome::NotBanned { key }) => {
+                println!("{key} is not banned; nothing to do");
+                exit::OK
+            }
+            Ok(Outcome::Listed(bans)) if json => match serde_json::to_string_pretty(&bans) {
+                Ok(text) => {
+                    println!("{text}");
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("vygoda-admin: {e}");
+                    exit::FAILED
+                }
+            },
+            Ok(Outcome::Listed(bans)) => {
+                print!("{}", admin::table(&bans));
                 exit::OK
             }
             Err(e) => {
                 eprintln!("vygoda-admin: {e}");
-                exit::FAILED
+                e.exit_code()
             }
-        },
-        Ok(Outcome::Listed(bans)) => {
-            print!("{}", admin::table(&bans));
-            exit::OK
         }
-        Err(e) => {
-            eprintln!("vygoda-admin: {e}");
-            e.exit_code()
-        }
-    };
-    std::process::exit(code);
+    })
 }

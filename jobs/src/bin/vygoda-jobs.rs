@@ -1,19 +1,22 @@
 //! `vygoda-jobs`: run Spark jobs by hand or on cron, with a run history in PostgreSQL.
 
-use clap::Parser;
+use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() {
+use clap::Parser;
+use vygoda_common::exit;
+
+fn main() -> ExitCode {
     let cli = vygoda_jobs::Cli::parse();
     vygoda_common::telemetry::init();
-    let shutdown = vygoda_common::shutdown::on_signal();
-    let code = match vygoda_jobs::run(cli, shutdown).await {
-        Ok(code) => code,
-        Err(error) => {
-            tracing::error!(%error, "vygoda-jobs failed");
-            eprintln!("error: {error}");
-            error.exit_code()
+    exit::block_on(async move {
+        let shutdown = vygoda_common::shutdown::on_signal();
+        match vygoda_jobs::run(cli, shutdown).await {
+            Ok(code) => code,
+            Err(error) => {
+                tracing::error!(%error, "vygoda-jobs failed");
+                eprintln!("error: {error}");
+                error.exit_code()
+            }
         }
-    };
-    std::process::exit(code);
+    })
 }
