@@ -7,6 +7,7 @@
 #
 #   benches/ingest_bench.sh                 # N=100000 LAT_N=2000 LAT_RATE=200
 #   N=20000 benches/ingest_bench.sh         # quicker
+#   FILTER_ARGS="-X fetch.wait.max.ms=500" benches/ingest_bench.sh   # extra ban-filter flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,6 +16,7 @@ PLATFORM=$ROOT/.vygoda/platform.json
 N=${N:-100000}
 LAT_N=${LAT_N:-2000}
 LAT_RATE=${LAT_RATE:-200}
+read -r -a FILTER_EXTRA <<<"${FILTER_ARGS:-}"
 BANS=(--ban-brand FakeLab --ban-brand "Зелёный Дракон" --ban-word реплика --ban-word контрафакт --ban-word вейп)
 
 [[ -f $PLATFORM ]] || make up
@@ -187,7 +189,7 @@ ban brand FakeLab; ban brand "Зелёный Дракон"; ban word репли�
 echo "== filters draining the backlog ($EXPECTED of $N pass)"
 "$BIN/ban-filter" --platform "$PLATFORM" --products-topic "$RUN-products" --bans-topic "$RUN-bans" \
   --filtered-topic "$RUN-filtered-rust" --dlq-topic "$RUN-dlq" --group "$RUN-rust" \
-  --metrics-addr 127.0.0.1:0 >"$TMP/rust.log" 2>&1 &
+  --metrics-addr 127.0.0.1:0 "${FILTER_EXTRA[@]}" >"$TMP/rust.log" 2>&1 &
 PIDS+=($!)
 RUST_RATE=$(helper drain "$RUN" filtered-rust "$EXPECTED" 600 "$!")
 "$PY" benches/faust_filter.py --platform "$PLATFORM" --input "$RUN-products" --output "$RUN-filtered-faust" \

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apache_avro::types::Value;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +42,8 @@ pub struct Engine {
     stop: CancellationToken,
     bans_topic: String,
     ban_partitions: Vec<i32>,
+    /// Asks for the bans topic's high watermarks; see [`EngineParts::watermarks`].
+    watermarks: Arc<BaseConsumer>,
     /// Next offset to read per bans partition.
     ban_positions: BTreeMap<i32, i64>,
     timeout: Duration,
@@ -69,6 +71,10 @@ pub struct EngineParts {
     pub stop: CancellationToken,
     pub bans_topic: String,
     pub ban_partitions: Vec<i32>,
+    /// A client of its own that never fetches. Asked on the bans consumer, a watermark request
+    /// queues behind that consumer's long-poll fetch on the same broker connection and waits
+    /// for it (up to `fetch.wait.max.ms`, 500 ms), which cost every batch up to half a second.
+    pub watermarks: Arc<BaseConsumer>,
     pub timeout: Duration,
 }
 
@@ -87,6 +93,7 @@ impl Engine {
             bans_topic: p.bans_topic,
             ban_positions: p.ban_partitions.iter().map(|&p| (p, 0)).collect(),
             ban_partitions: p.ban_partitions,
+            watermarks: p.watermarks,
             timeout: p.timeout,
         }
     }
@@ -380,7 +387,7 @@ impl Engine {
         live: bool,
     ) -> Result<(), FilterError> {
         let (c, topic, parts, timeout) = (
-            consumer.clone(),
+            self.watermarks.clone(),
             self.bans_topic.clone(),
             self.ban_partitions.clone(),
             self.timeout,

@@ -301,6 +301,7 @@ pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterEr
         stop: stop.clone(),
         bans_topic: config.bans_topic.clone(),
         ban_partitions: ban_parts,
+        watermarks: Arc::new(kafka_io::reader(&config.kafka, "")?),
         timeout,
     });
 
