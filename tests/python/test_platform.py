@@ -125,8 +125,16 @@ def test_webhdfs_and_namenode_answer(platform):
         assert json.load(r)["FileStatus"]["type"] == "DIRECTORY"
 
 
-def test_generated_passwords_are_letters_and_digits():
+@pytest.fixture(scope="module")
+def vyplat():
+    """The platform's own Python package (platform/vyplat), as `make up` runs it."""
     sys.path.insert(0, str(REPO / "platform"))
+    import vyplat
+
+    return vyplat
+
+
+def test_generated_passwords_are_letters_and_digits(vyplat):
     from vyplat import secrets
 
     for _ in range(200):
@@ -134,9 +142,8 @@ def test_generated_passwords_are_letters_and_digits():
         assert len(pw) == 32 and pw.isascii() and pw.isalnum(), pw
 
 
-def test_user_creation_passes_a_dash_password_as_a_value():
+def test_user_creation_passes_a_dash_password_as_a_value(vyplat):
     # CI once failed `make up` on a password starting with "-": the broker's CLI read it as a flag.
-    sys.path.insert(0, str(REPO / "platform"))
     from vyplat import kafka
 
     argv = kafka.user_create_argv(19099, "ban-filter", "-ShQ5")
