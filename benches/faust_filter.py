@@ -48,6 +48,8 @@ platform = json.loads(Path(args.platform).read_text())
 principal = platform["principals"][args.principal]
 brokers = platform["clusters"]["prod"]["bootstrap"].split(",")
 ssl_ctx = ssl.create_default_context(cafile=platform["ca"])
+# The brokers require a client certificate: the principal's own, as for every other client.
+ssl_ctx.load_cert_chain(principal["kafka"]["ssl.certificate.location"], principal["kafka"]["ssl.key.location"])
 schema = fastavro.parse_schema(json.loads(Path(args.schema).read_text()))
 ban_ids = set(args.ban_id)
 ban_brands = {" ".join(norm(b).split()) for b in args.ban_brand}
@@ -56,9 +58,7 @@ ban_words = {norm(w) for w in args.ban_word}
 app = faust.App(
     args.app_id,
     broker=[f"kafka://{b}" for b in brokers],
-    broker_credentials=faust.SASLCredentials(
-        username=principal["username"], password=principal["password"],
-        mechanism="SCRAM-SHA-512", ssl_context=ssl_ctx),
+    broker_credentials=faust.SSLCredentials(ssl_ctx),
     store="memory://",
     # Faust's default data directory is "<app id>-data" in the working directory: keep the clone clean.
     datadir=str(Path(tempfile.gettempdir()) / f"{args.app_id}-data"),

@@ -64,7 +64,7 @@ def highs(consumer, topic):
 
 if cmd == "create":
     admin = AdminClient(props("admin"))
-    fs = admin.create_topics([NewTopic(name(t), p, 1, config={"cleanup.policy": c}) for t, (p, c) in TOPICS.items()])
+    fs = admin.create_topics([NewTopic(name(t), p, 3, config={"cleanup.policy": c}) for t, (p, c) in TOPICS.items()])
     for f in fs.values():
         f.result()
     for t in TOPICS:

@@ -22,7 +22,7 @@ N=${N:-300000}
 cargo build --release -q -p vygoda-lake-writer --bin lake-writer
 BIN=$(cargo metadata --format-version 1 --no-deps | "$PY" -c "import json,sys; print(json.load(sys.stdin)['target_directory'])")/release/lake-writer
 
-RUN="lakebench-$$-$(date +%s)"
+RUN="bench-lake-$$-$(date +%s)"
 TMP=$(mktemp -d)
 HDFS_URL=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['hdfs']['url'])" "$PLATFORM")
 cleanup() {
@@ -62,7 +62,7 @@ def topics():
 if cmd == "fill":
     n = int(args[0])
     admin = AdminClient(props("admin"))
-    for f in admin.create_topics([NewTopic(t, p, 1) for t, p in topics().items()]).values():
+    for f in admin.create_topics([NewTopic(t, p, 3) for t, p in topics().items()]).values():
         f.result()
     reg = platform["schema_registry"]
     who = platform["principals"]["admin"]

@@ -60,18 +60,23 @@ def write_platform_json() -> None:
 
 
 def up() -> int:
-    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry, status
+    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry, secrets, status
 
     started = time.monotonic()
-    certs = ["registry"] + [kafka.proc_name(c, n) for c in kafka.CLUSTERS
-                            for n in range(1, kafka.BROKERS_PER_CLUSTER + 1)]
+    # One certificate per identity: the registry's server, the blackbox exporter's broker probe,
+    # every Kafka node, every principal.
+    certs = ["registry", "monitoring", *kafka.node_names(), *secrets.principals()]
     procs.run(["bash", paths.REPO / "kafka" / "make-certs.sh", paths.TLS, *certs])
     postgres.start()
+    # Both clusters' JVMs start together; then each is waited for.
     for cluster in kafka.CLUSTERS:
         kafka.start(cluster)
+    for cluster in kafka.CLUSTERS:
+        kafka.wait_healthy(cluster)
         created = kafka.ensure_topics(cluster)
         if created:
             print(f"[up] {cluster}: created topics {', '.join(created)}", flush=True)
+        kafka.wait_isr_full(cluster)
     hdfs.start()
     registry.start()
     monitoring.start()
@@ -100,7 +105,7 @@ def down() -> int:
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(prog="platform/ctl.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("install", help="install what is missing (packages, broker, jars, venv, binaries)")
+    sub.add_parser("install", help="install what is missing (packages, Kafka and Hadoop jars, venv, binaries)")
     upp = sub.add_parser("up", help="install what is missing and start what is down (idempotent)")
     upp.add_argument("--no-build", action="store_true",
                      help="skip `cargo build` (test fixtures: cargo holds its build lock while tests run)")
@@ -115,7 +120,8 @@ def main(argv: list) -> int:
 
     paths.ensure_dirs()
     try:
-        if args.cmd in ("install", "up"):
+        # The first run (system Python) installs; its re-run inside the venv need not check again.
+        if args.cmd in ("install", "up") and not os.environ.get(IN_VENV_FLAG):
             from vyplat import install
 
             install.all_(build=not getattr(args, "no_build", False))

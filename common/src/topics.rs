@@ -1,7 +1,7 @@
-//! `kafka/topics.toml`: the topics of both clusters, with production and local settings.
+//! `kafka/topics.toml`: the topics of both clusters and their settings.
 //!
-//! Production values are `[defaults]` overridden per topic; the local platform applies `[local]`
-//! on top (its brokers share one database, so a partition has one copy in Kafka terms). This
+//! Values are `[defaults]` overridden per topic, the same in production and on the local
+//! platform (three nodes per cluster there too, so replication factor 3 is real). This
 //! module renders the production `kafka-topics.sh --create` commands (`make acls` writes them to
 //! kafka/generated/topics-<cluster>.sh) and lets tests compare the production description with
 //! the table.
@@ -29,7 +29,7 @@ pub enum TopicsError {
     UnknownCluster(String),
 }
 
-/// Settings a topic may override; every field optional so `[local]` can set a few.
+/// Settings a topic may override; every field optional so a topic sets only what differs.
 #[derive(Debug, Clone, Default, Deserialize)]
 struct Settings {
     replication_factor: Option<i32>,
@@ -62,8 +62,6 @@ struct RawTopic {
 #[derive(Debug, Deserialize)]
 struct RawTable {
     defaults: Settings,
-    #[serde(default)]
-    local: Settings,
     topics: BTreeMap<String, RawTopic>,
 }
 
@@ -99,23 +97,13 @@ impl TopicTable {
         };
         // Resolve everything once so a hole in the table fails at load, naming the topic.
         for cluster in CLUSTERS {
-            table.specs(cluster, false)?;
-            table.specs(cluster, true)?;
+            table.production(cluster)?;
         }
         Ok(table)
     }
 
-    /// Production settings of the topics that exist on `cluster`, by name.
+    /// Settings of the topics that exist on `cluster`, by name (production and local alike).
     pub fn production(&self, cluster: &str) -> Result<Vec<TopicSpec>, TopicsError> {
-        self.specs(cluster, false)
-    }
-
-    /// Local-platform settings (`[local]` applied last) of the topics on `cluster`.
-    pub fn local(&self, cluster: &str) -> Result<Vec<TopicSpec>, TopicsError> {
-        self.specs(cluster, true)
-    }
-
-    fn specs(&self, cluster: &str, local: bool) -> Result<Vec<TopicSpec>, TopicsError> {
         if !CLUSTERS.contains(&cluster) {
             return Err(TopicsError::UnknownCluster(cluster.to_owned()));
         }
@@ -131,10 +119,7 @@ impl TopicTable {
             if !t.clusters.iter().any(|c| c == cluster) {
                 continue;
             }
-            let mut s = t.settings.over(&self.raw.defaults);
-            if local {
-                s = self.raw.local.over(&s);
-            }
+            let s = t.settings.over(&self.raw.defaults);
             let spec = TopicSpec {
                 name: name.clone(),
                 partitions: t.partitions,
@@ -177,12 +162,12 @@ impl TopicTable {
 # Do not edit: change the table and regenerate; a test fails while this file is stale.\n\
 #\n\
 # Topics of the {cluster} cluster with production settings. Run as the admin super user:\n\
-#   BOOTSTRAP=<{cluster} SASL_SSL listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \\\n\
+#   BOOTSTRAP=<{cluster} TLS listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \\\n\
 #     bash kafka/generated/topics-{cluster}.sh\n\
 # --if-not-exists leaves existing topics alone: changing a setting later is `kafka-configs --alter`.\n\
 set -euo pipefail\n\
-: \"${{BOOTSTRAP:?set BOOTSTRAP to the {cluster} cluster's SASL_SSL listeners}}\"\n\
-: \"${{COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (SASL_SSL, User:admin)}}\"\n\
+: \"${{BOOTSTRAP:?set BOOTSTRAP to the {cluster} cluster's TLS listeners}}\"\n\
+: \"${{COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (mutual TLS, certificate CN=admin)}}\"\n\
 KAFKA_TOPICS=\"${{KAFKA_TOPICS:-kafka-topics.sh}}\"\n"
         );
         for s in specs {
@@ -214,10 +199,6 @@ min_insync_replicas = 2
 cleanup_policy = "delete"
 retention_ms = 100
 
-[local]
-replication_factor = 1
-min_insync_replicas = 1
-
 [topics.a]
 clusters = ["prod"]
 partitions = 6
@@ -232,7 +213,7 @@ replication_factor = 5
 "#;
 
     #[test]
-    fn production_and_local_settings_resolve() {
+    fn settings_resolve_per_topic_over_defaults() {
         let t = TopicTable::parse(TABLE).unwrap();
         let prod = t.production("prod").unwrap();
         assert_eq!(prod.len(), 2);
@@ -241,10 +222,7 @@ replication_factor = 5
         assert_eq!(prod[1].cleanup_policy, "compact");
         assert_eq!(prod[1].retention_ms, -1);
         assert_eq!(t.production("analytics").unwrap().len(), 1);
-        let local = t.local("prod").unwrap();
-        assert!(local
-            .iter()
-            .all(|s| s.replication_factor == 1 && s.min_insync_replicas == 1));
+        assert!(prod.iter().all(|s| s.min_insync_replicas == 2));
     }
 
     #[test]

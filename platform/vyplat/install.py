@@ -1,4 +1,4 @@
-"""Install what a fresh machine lacks: Debian packages, the broker binary, the Hadoop server jars,
+"""Install what a fresh machine lacks: Debian packages, the brokers' jars, the Hadoop server jars,
 the Python venv, and the workspace's binaries. Each step checks first, so a warm run is a
 few stat calls."""
 import os
@@ -25,6 +25,7 @@ APT_PACKAGES = {
     "libjsr311-api-java": "/usr/share/java/jsr311-api.jar",
     "postgresql": "/usr/lib/postgresql",
     "openjdk-17-jre-headless": "/usr/bin/java",
+    "maven": "/usr/bin/mvn",
     "openssl": "/usr/bin/openssl",
     "libssl-dev": "/usr/include/openssl/ssl.h",
     "pkg-config": "/usr/bin/pkg-config",
@@ -51,25 +52,19 @@ def apt() -> None:
         subprocess.run(["service", svc, "stop"], capture_output=True)
 
 
-def nisshi() -> None:
-    """Build the Nisshi broker once per version into the cache (~15 min on 2 cores)."""
-    if paths.NISSHI.exists():
+def maven_classpath(pom: Path, target: Path, what: str) -> None:
+    """Resolve `pom`'s dependencies from Maven Central into `target` (one folder of jars to use
+    as a classpath), once: the folder name carries the pom's hash."""
+    if (target / ".complete").exists():
         return
-    toolchains = subprocess.run(["rustup", "toolchain", "list"], capture_output=True, text=True).stdout
-    if "nightly" not in toolchains:
-        say("rustup toolchain install nightly (the broker's dependencies need rustc newer than stable)")
-        run(["rustup", "toolchain", "install", "nightly", "--profile", "minimal"])
-    say(f"building nisshi {paths.NISSHI_VERSION} (about 15 minutes on 2 cores; cached afterwards)")
-    root = paths.NISSHI.parent.parent
-    log = paths.CACHE / "nisshi-build.log"
-    with open(log, "w") as out:
-        code = subprocess.call(
-            ["cargo", "+nightly", "install", "nisshi", "--version", paths.NISSHI_VERSION, "--locked",
-             "--no-default-features", "--features", "libsql,postgres", "--root", str(root)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    if code != 0:
-        raise PlatformError(f"building nisshi failed; see {log}")
+    say(f"resolving {what} from Maven Central into {target}")
+    tmp = Path(tempfile.mkdtemp(dir=paths.CACHE))
+    run(["mvn", "-q", "-B", "-f", pom, "dependency:copy-dependencies", f"-DoutputDirectory={tmp}",
+         "-DincludeScope=runtime"])
+    (tmp / ".complete").write_text("ok\n")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    say(f"{len(list(target.glob('*.jar')))} jars for {what}")
 
 
 def hadoop_jars() -> None:
@@ -155,6 +150,6 @@ def all_(build: bool = True) -> None:
     apt()
     hadoop_jars()
     venv()
-    nisshi()
+    maven_classpath(paths.KAFKA_POM, paths.kafka_libs(), "Apache Kafka")
     if build:
         binaries()

@@ -1,21 +1,28 @@
-"""Two Kafka-protocol clusters (prod, analytics) of three Nisshi broker processes each.
+"""Two Apache Kafka clusters (prod, analytics) of three KRaft nodes each, broker and controller
+in one process, from the jars `install` resolved from Maven Central.
 
-The three processes of a cluster share one PostgreSQL database, which is what makes them one
-cluster that fails over (platform facts). Clients reach them only over TLS with SCRAM-SHA-512.
-Users are created through a short-lived plaintext broker bound to a private loopback port on the
-same storage (Nisshi's `user` tool speaks plaintext only), which is stopped before the real
-listeners open.
+Every listener is TLS with client certificates: CLIENT for services and people, REPLICATION
+between brokers, CONTROLLER for the quorum. A certificate's CN is the principal (`shop-api`,
+`admin`, `kafka-prod-2`). Each node keeps its own log directory under .vygoda/kafka/, formatted
+once with its cluster's id, so data survives `down`/`up`. The properties use the same names as
+kafka/prod/, with loopback addresses and small heaps.
 """
-import hashlib
-import json
+import base64
+import secrets as _secrets
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 
-from . import paths, postgres, procs, secrets
+from . import paths, procs
+from .secrets import write_private
 
-CLUSTERS = {"prod": 19092, "analytics": 29092}  # first port; brokers use port, port+1, port+2
-SETUP_PORT_OFFSET = 7  # private plaintext setup broker: 19099 / 29099, only while creating users
+CLUSTERS = {"prod": 19092, "analytics": 29092}  # CLIENT port of node 1; nodes use port, +1, +2
+CONTROLLER_OFFSET = 100   # 19192.., 29192..
+REPLICATION_OFFSET = 200  # 19292.., 29292..
 BROKERS_PER_CLUSTER = 3
-MECHANISM = "SCRAM-SHA-512"
+HOME = paths.STATE / "kafka"
+# 6 JVMs on a 2-core, 24 GiB machine: a 320 MB heap holds the test and demo load with room;
+# Kafka's scripts default to 1 GB each.
+HEAP = ["-Xms96m", "-Xmx320m"]
 
 
 def broker_addrs(cluster: str) -> list:
@@ -31,83 +38,121 @@ def proc_name(cluster: str, n: int) -> str:
     return f"kafka-{cluster}-{n}"
 
 
-def storage_url(cluster: str) -> str:
-    # The maintenance sweep runs compaction; 10 min by default, 30 s keeps compacted topics honest
-    # in tests and the demo without loading the database.
-    return postgres.url("nisshi", f"nisshi_{cluster}") + "?maintenance_interval=30s"
+def node_names(cluster: str = None) -> list:
+    """Every node's process (and certificate) name, of one cluster or of both."""
+    return [proc_name(c, n) for c in ([cluster] if cluster else CLUSTERS)
+            for n in range(1, BROKERS_PER_CLUSTER + 1)]
 
 
 def client_props(principal: str) -> dict:
-    """Complete librdkafka properties for `principal`, bootstrap aside."""
+    """Complete librdkafka properties for `principal`, bootstrap aside: its own certificate."""
     return {
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": MECHANISM,
-        "sasl.username": principal,
-        "sasl.password": secrets.password(principal),
+        "security.protocol": "SSL",
         "ssl.ca.location": str(paths.TLS / "ca.pem"),
+        "ssl.certificate.location": str(paths.TLS / f"{principal}.pem"),
+        "ssl.key.location": str(paths.TLS / f"{principal}.key"),
     }
 
 
-def _broker_argv(cluster: str, addr: str, tls_name: str = None) -> list:
-    argv = [paths.NISSHI, "broker", "--cluster-id", f"vygoda-{cluster}",
-            "--listener-url", f"tcp://{addr}",
-            "--advertised-listener-url", f"tcp://{addr}"]
-    if tls_name:
-        argv += ["--cert", paths.TLS / f"{tls_name}.pem", "--key", paths.TLS / f"{tls_name}.key",
-                 "--authentication"]
-    return argv
+def super_users(cluster: str) -> list:
+    # The nodes' own principals must be super users: controller and replication requests are
+    # authorized with them, before any ACL can exist.
+    return ["admin", *node_names(cluster)]
 
 
-def _broker_env(cluster: str) -> dict:
-    # Through the environment, not argv: the storage URL carries the database password.
-    return {"STORAGE_ENGINE": storage_url(cluster)}
+def node_properties(cluster: str, n: int) -> dict:
+    """server.properties of node `n`: kafka/prod/<cluster>/server-<n>.properties on loopback."""
+    base = CLUSTERS[cluster]
+    port = base + n - 1
+    name = proc_name(cluster, n)
+    voters = ",".join(f"{i}@127.0.0.1:{base + CONTROLLER_OFFSET + i - 1}"
+                      for i in range(1, BROKERS_PER_CLUSTER + 1))
+    return {
+        "process.roles": "broker,controller",
+        "node.id": str(n),
+        "controller.quorum.voters": voters,
+        "controller.listener.names": "CONTROLLER",
+        "listeners": (f"CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + CONTROLLER_OFFSET},"
+                      f"REPLICATION://127.0.0.1:{port + REPLICATION_OFFSET}"),
+        "advertised.listeners": (f"CLIENT://127.0.0.1:{port},"
+                                 f"REPLICATION://127.0.0.1:{port + REPLICATION_OFFSET}"),
+        "listener.security.protocol.map": "CLIENT:SSL,CONTROLLER:SSL,REPLICATION:SSL",
+        "inter.broker.listener.name": "REPLICATION",
+        "ssl.client.auth": "required",
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)(,.*)?$/$1/,DEFAULT",
+        "ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(HOME / name / "keystore.pem"),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(paths.TLS / "ca.pem"),
+        "super.users": ";".join(f"User:{u}" for u in super_users(cluster)),
+        "default.replication.factor": "3",
+        "min.insync.replicas": "2",
+        "unclean.leader.election.enable": "false",
+        "auto.create.topics.enable": "false",
+        "num.partitions": "6",
+        "offsets.topic.replication.factor": "3",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "3",
+        "transaction.state.log.min.isr": "2",
+        "transaction.state.log.num.partitions": "10",
+        # Tests start many short-lived groups; production waits 3 s for members to gather.
+        "group.initial.rebalance.delay.ms": "0",
+        "log.dirs": str(HOME / name / "data"),
+        "log.segment.bytes": str(64 * 1024 * 1024),
+        "num.recovery.threads.per.data.dir": "1",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+    }
 
 
-def _users_fingerprint() -> str:
-    pairs = [(p, secrets.password(p)) for p in secrets.principals()]
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+def _cluster_id(cluster: str) -> str:
+    """The cluster's KRaft id, made once (16 random bytes, URL-safe base64 as Kafka's own)."""
+    path = HOME / f"{cluster}.cluster-id"
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(_secrets.token_bytes(16)).decode().rstrip("=") + "\n")
+    return path.read_text().strip()
 
 
-def user_create_argv(port: int, principal: str, password: str) -> list:
-    # "--" ends the options: a password starting with "-" is a value, not a flag
-    # (passwords generated before letters-and-digits only could start with one).
-    return [str(paths.NISSHI), "user", "create", "--broker", f"tcp://127.0.0.1:{port}",
-            "--", principal, password]
+def _java(main: str, *args) -> list:
+    return ["java", *HEAP, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={paths.REPO / 'kafka' / 'local' / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={paths.LOGS}",
+            "-cp", f"{paths.kafka_libs()}/*", main, *args]
 
 
-def ensure_users(cluster: str) -> None:
-    """Create (or re-create) every principal's SCRAM user when the set or a password changed."""
-    marker = paths.STATE / f"kafka-{cluster}.users"
-    fingerprint = _users_fingerprint()
-    if marker.exists() and marker.read_text().strip() == fingerprint:
-        return
-    port = CLUSTERS[cluster] + SETUP_PORT_OFFSET
-    name = f"kafka-{cluster}-setup"
-    procs.start(name, _broker_argv(cluster, f"127.0.0.1:{port}"), env=_broker_env(cluster))
-    try:
-        procs.wait_for(f"{cluster} setup broker", lambda: _tcp_open(port), 60, name)
-        for principal in secrets.principals():
-            procs.run(user_create_argv(port, principal, secrets.password(principal)))
-    finally:
-        procs.stop(name)
-    marker.write_text(fingerprint + "\n")
-
-
-def _tcp_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _prepare(cluster: str, n: int) -> list:
+    """Write node n's config and key store, format its storage once; returns its command line."""
+    name = proc_name(cluster, n)
+    node = HOME / name
+    node.mkdir(parents=True, exist_ok=True)
+    # The key store holds the node's private key: written owner-only.
+    keystore = (paths.TLS / f"{name}.key").read_text() + (paths.TLS / f"{name}.pem").read_text()
+    write_private(node / "keystore.pem", keystore)
+    props = node_properties(cluster, n)
+    text = "".join(f"{k}={v}\n" for k, v in props.items())
+    config = node / "server.properties"
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    if not (node / "data" / "meta.properties").exists():
+        procs.run(_java("kafka.tools.StorageTool", "format", "--ignore-formatted",
+                        "-t", _cluster_id(cluster), "-c", config))
+    return _java("kafka.Kafka", config)
 
 
 def start(cluster: str) -> None:
-    ensure_users(cluster)
+    HOME.mkdir(parents=True, exist_ok=True)
+    todo = [n for n in range(1, BROKERS_PER_CLUSTER + 1) if not procs.running(proc_name(cluster, n))]
+    # Formatting starts a JVM per node: in parallel on first `up`.
+    with ThreadPoolExecutor(max_workers=BROKERS_PER_CLUSTER) as pool:
+        argvs = dict(zip(todo, pool.map(lambda n: _prepare(cluster, n), todo)))
+    for n, argv in argvs.items():
+        procs.start(proc_name(cluster, n), argv)
+
+
+def wait_healthy(cluster: str, timeout: float = 120) -> None:
     for n, addr in enumerate(broker_addrs(cluster), start=1):
-        name = proc_name(cluster, n)
-        procs.start(name, _broker_argv(cluster, addr, tls_name=name), env=_broker_env(cluster))
-    for n, addr in enumerate(broker_addrs(cluster), start=1):
-        procs.wait_for(f"broker {addr} ({cluster})", lambda a=addr: broker_healthy(a), 60,
+        procs.wait_for(f"broker {addr} ({cluster})", lambda a=addr: broker_healthy(a), timeout,
                        proc_name(cluster, n))
 
 
@@ -118,25 +163,41 @@ def admin_client(cluster: str, principal: str = "admin", addrs: str = None):
                         "socket.timeout.ms": 5000, "log_level": 2})
 
 
+def cluster_of(addr: str) -> str:
+    port = int(addr.rsplit(":", 1)[1])
+    return next(c for c, base in CLUSTERS.items() if base <= port < base + BROKERS_PER_CLUSTER)
+
+
 def broker_healthy(addr: str) -> bool:
-    """A TLS + SCRAM metadata round trip through this one broker."""
-    cluster = "prod" if int(addr.rsplit(":", 1)[1]) < CLUSTERS["analytics"] else "analytics"
-    md = admin_client(cluster, addrs=addr).list_topics(timeout=5)
-    return md is not None and len(md.brokers) > 0
+    """A TLS metadata round trip through this one node, which sees every node of its cluster."""
+    md = admin_client(cluster_of(addr), addrs=addr).list_topics(timeout=5)
+    return md is not None and len(md.brokers) == BROKERS_PER_CLUSTER
 
 
-def topic_specs(cluster: str, local: bool = True) -> dict:
-    """Topics of kafka/topics.toml for `cluster`, with [local] overrides when `local`."""
+def under_replicated(cluster: str) -> list:
+    """`topic/partition` of every partition whose ISR is not all of its replicas."""
+    md = admin_client(cluster).list_topics(timeout=10)
+    return [f"{t.topic}/{p.id}" for t in md.topics.values() for p in t.partitions.values()
+            if set(p.isrs) != set(p.replicas) or p.leader < 0]
+
+
+def isr_full(cluster: str) -> bool:
+    return not under_replicated(cluster)
+
+
+def wait_isr_full(cluster: str, timeout: float = 120) -> None:
+    procs.wait_for(f"{cluster}: every partition's ISR full", lambda: isr_full(cluster), timeout)
+
+
+def topic_specs(cluster: str) -> dict:
+    """Topics of kafka/topics.toml for `cluster`: the same values as production."""
     table = tomllib.loads((paths.REPO / "kafka" / "topics.toml").read_text())
-    defaults = {**table["defaults"], **(table.get("local", {}) if local else {})}
+    defaults = table["defaults"]
     specs = {}
     for name, topic in table["topics"].items():
         if cluster not in topic["clusters"]:
             continue
-        merged = {**defaults, **{k: v for k, v in topic.items() if k in defaults or k == "partitions"}}
-        if local:
-            merged.update(table.get("local", {}))
-        specs[name] = merged
+        specs[name] = {**defaults, **{k: v for k, v in topic.items() if k in defaults or k == "partitions"}}
     return specs
 
 
@@ -146,11 +207,11 @@ def ensure_topics(cluster: str) -> list:
 
     admin = admin_client(cluster)
     existing = set(admin.list_topics(timeout=10).topics)
-    wanted = topic_specs(cluster)
     new = [
         NewTopic(name, num_partitions=spec["partitions"], replication_factor=spec["replication_factor"],
-                 config={"cleanup.policy": spec["cleanup_policy"], "retention.ms": str(spec["retention_ms"])})
-        for name, spec in wanted.items() if name not in existing
+                 config={"cleanup.policy": spec["cleanup_policy"], "retention.ms": str(spec["retention_ms"]),
+                         "min.insync.replicas": str(spec["min_insync_replicas"])})
+        for name, spec in topic_specs(cluster).items() if name not in existing
     ]
     if not new:
         return []
@@ -164,6 +225,8 @@ def ensure_topics(cluster: str) -> list:
 
 
 def stop(cluster: str) -> None:
-    for n in range(1, BROKERS_PER_CLUSTER + 1):
-        procs.stop(proc_name(cluster, n))
-    procs.stop(f"kafka-{cluster}-setup")
+    """SIGTERM to every node at once: each one's controlled shutdown needs the quorum, which
+    stopping them one by one would lose before the last one is done."""
+    names = node_names(cluster)
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        list(pool.map(lambda name: procs.stop(name, grace=30.0), names))

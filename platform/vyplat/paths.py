@@ -1,10 +1,12 @@
 """Where things live: the repository, its state folder (.vygoda) and the download cache.
 
 The cache sits outside the clone and is keyed by version, so a fresh clone on a machine that has
-already built the broker or downloaded Spark does not do it again, and `make reset` never throws
+already resolved the brokers' jars or downloaded Spark does not do it again, and `make reset` never throws
 away 20 minutes of downloads.
 """
+import hashlib
 import os
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,8 +19,7 @@ TLS = STATE / "tls"          # CA and server certificates
 SECRETS = STATE / "secrets"  # generated passwords (0600)
 PLATFORM_JSON = STATE / "platform.json"
 
-NISSHI_VERSION = "0.8.1"
-NISSHI = CACHE / f"nisshi-{NISSHI_VERSION}" / "bin" / "nisshi"
+KAFKA_POM = REPO / "kafka" / "local" / "pom.xml"
 HADOOP_VERSION = "2.7.3"
 HADOOP_JARS = CACHE / f"hadoop-{HADOOP_VERSION}-server-jars"
 SPARK_VERSION = "4.3.0"
@@ -28,10 +29,15 @@ SPARK_SUBMIT = STATE / "bin" / "spark-submit"
 BIN_DIR = REPO / "target" / "debug"
 
 
+def kafka_libs() -> Path:
+    """The brokers' jars, keyed by kafka/local/pom.xml (which pins the version)."""
+    pom = KAFKA_POM.read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
+    return CACHE / f"kafka-{version}-{hashlib.sha256(pom.encode()).hexdigest()[:12]}"
+
+
 def venv_dir() -> Path:
     """The project venv, keyed by the hash of platform/requirements.txt so a change rebuilds it."""
-    import hashlib
-
     digest = hashlib.sha256((REPO / "platform" / "requirements.txt").read_bytes()).hexdigest()[:12]
     return CACHE / f"venv-{digest}"
 

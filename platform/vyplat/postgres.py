@@ -1,5 +1,4 @@
-"""vygoda's own PostgreSQL instance: the brokers' storage (one database per cluster), the schema
-registry and the jobs driver's run history. A private instance under .vygoda/, so the machine's
+"""vygoda's own PostgreSQL instance: the schema registry and the jobs driver's run history. A private instance under .vygoda/, so the machine's
 own PostgreSQL (if any) is untouched."""
 import glob
 import os
@@ -12,7 +11,7 @@ from .procs import PlatformError, run, wait_for
 PORT = 15432
 DATA = paths.STATE / "pgdata"
 SOCKET = paths.STATE / "pgsock"
-DATABASES = {"vygoda": "vygoda", "nisshi_prod": "nisshi", "nisshi_analytics": "nisshi"}
+DATABASES = {"vygoda": "vygoda"}
 
 
 def _bin(tool: str) -> str:

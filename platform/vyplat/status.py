@@ -20,6 +20,8 @@ def parts() -> list:
         for n, addr in enumerate(kafka.broker_addrs(cluster), start=1):
             rows.append((f"kafka {cluster} broker {n}", addr, kafka.proc_name(cluster, n),
                          lambda a=addr: kafka.broker_healthy(a)))
+        rows.append((f"kafka {cluster} replicas", "every partition's ISR full", None,
+                     lambda c=cluster: kafka.isr_full(c)))
     rows += [
         ("hdfs namenode", f"{hdfs.RPC} (web {hdfs.HTTP})", "hdfs-namenode", hdfs.healthy),
         ("hdfs datanode", "127.0.0.1:50010 (web :50075)", "hdfs-datanode", hdfs.healthy),

@@ -66,9 +66,9 @@ def binary():
 def topic():
     """A fresh 3-partition topic with N products (every 10th a tombstone, 2 undecodable),
     produced by confluent-kafka; yields (name, {(partition, offset): kind})."""
-    name = f"lake-read-{uuid.uuid4().hex[:12]}"
+    name = f"test-lake-read-{uuid.uuid4().hex[:12]}"
     admin = AdminClient(kafka("admin"))
-    admin.create_topics([NewTopic(name, 3, 1)])[name].result()
+    admin.create_topics([NewTopic(name, 3, 3)])[name].result()
     registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
                                      "ssl.ca.location": str(PLATFORM["schema_registry"]["ca"]),
                                      "basic.auth.user.info": f"{ADMIN['username']}:{ADMIN['password']}"})

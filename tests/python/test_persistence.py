@@ -28,9 +28,9 @@ def test_down_then_up_keeps_kafka_and_hdfs_data():
     platform = json.loads((STATE / "platform.json").read_text())
     conf = {"bootstrap.servers": platform["clusters"]["prod"]["bootstrap"],
             **platform["principals"]["admin"]["kafka"]}
-    topic = f"persist-{uuid.uuid4().hex[:12]}"
+    topic = f"test-persist-{uuid.uuid4().hex[:12]}"
     admin = AdminClient(conf)  # kept: a dropped client destroys its handle before the answer
-    for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+    for f in admin.create_topics([NewTopic(topic, 1, 3)]).values():
         f.result()
     marker = uuid.uuid4().hex.encode()
     producer = Producer({**conf, "enable.idempotence": True})
@@ -55,7 +55,7 @@ def test_down_then_up_keeps_kafka_and_hdfs_data():
     after = json.loads((STATE / "platform.json").read_text())
     assert after["principals"]["admin"]["password"] == platform["principals"]["admin"]["password"]
 
-    consumer = Consumer({**conf, "group.id": f"persist-{topic}", "enable.auto.commit": False})
+    consumer = Consumer({**conf, "group.id": f"{topic}-reader", "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, 0, 0)])
     msg = consumer.poll(30)
     consumer.close()

@@ -30,7 +30,7 @@ pub(crate) async fn create_topic(
         .expect("admin client");
     let policy = if compact { "compact" } else { "delete" };
     let topic =
-        NewTopic::new(name, partitions, TopicReplication::Fixed(1)).set("cleanup.policy", policy);
+        NewTopic::new(name, partitions, TopicReplication::Fixed(3)).set("cleanup.policy", policy);
     let results = admin
         .create_topics([&topic], &AdminOptions::new())
         .await
@@ -121,7 +121,7 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
     let consumer: BaseConsumer = client_config(
         props,
         &[
-            ("group.id", "vygoda-test-reader"),
+            ("group.id", "test-reader"),
             ("enable.auto.commit", "false"),
             ("enable.partition.eof", "false"),
         ],

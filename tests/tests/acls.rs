@@ -51,10 +51,9 @@ impl FakePlatform {
             .keys()
             .map(|name| {
                 let kafka = BTreeMap::from([
-                    ("security.protocol".to_owned(), "SASL_SSL".to_owned()),
-                    ("sasl.mechanism".to_owned(), "SCRAM-SHA-512".to_owned()),
-                    ("sasl.username".to_owned(), name.clone()),
-                    ("sasl.password".to_owned(), "unused".to_owned()),
+                    ("security.protocol".to_owned(), "SSL".to_owned()),
+                    ("ssl.certificate.location".to_owned(), format!("{name}.pem")),
+                    ("ssl.key.location".to_owned(), format!("{name}.key")),
                 ]);
                 let p = Principal {
                     username: name.clone(),

@@ -1,5 +1,6 @@
 //! The production description in kafka/prod/ and kafka/generated/, checked by parsing: it is
-//! never run here (no Apache Kafka on this machine), so these checks are what keeps it honest.
+//! never run here (the local platform starts its own loopback variant), so these checks are what
+//! keeps it honest.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -146,8 +147,77 @@ fn every_node_of_a_cluster_agrees_on_id_and_quorum() {
     }
 }
 
+/// One entry of `ssl.principal.mapping.rules`, in Kafka's syntax: `DEFAULT` or
+/// `RULE:pattern/replacement/[LU]`, separated by commas or newlines.
+#[derive(Debug, PartialEq, Eq)]
+enum MappingRule {
+    Default,
+    Rule {
+        pattern: String,
+        replacement: String,
+        case: Option<char>,
+    },
+}
+
+fn mapping_rules(text: &str) -> Vec<MappingRule> {
+    // Up to the next unescaped `/`; the escapes are kept, as Kafka keeps them.
+    fn part(rest: &str) -> (&str, &str) {
+        let mut escaped = false;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '/' if !escaped => return (&rest[..i], &rest[i + 1..]),
+                _ => escaped = false,
+            }
+        }
+        panic!("mapping rule without closing `/`: {rest}")
+    }
+    let mut rules = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("DEFAULT") {
+            rules.push(MappingRule::Default);
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("RULE:") {
+            let (pattern, after) = part(after);
+            let (replacement, after) = part(after);
+            let case = after.chars().next().filter(|c| matches!(c, 'L' | 'U'));
+            rules.push(MappingRule::Rule {
+                pattern: pattern.to_owned(),
+                replacement: replacement.to_owned(),
+                case,
+            });
+            rest = &after[case.map_or(0, char::len_utf8)..];
+        } else {
+            panic!("not a mapping rule: {rest}");
+        }
+        rest = rest.trim_start_matches([' ', '\t']);
+        match rest.chars().next() {
+            None => {}
+            Some(',' | '\n') => rest = rest[1..].trim_start(),
+            Some(_) => panic!("mapping rules: unexpected {rest}"),
+        }
+    }
+    rules
+}
+
 #[test]
-fn every_listener_is_tls_and_clients_use_scram() {
+fn mapping_rules_parser_handles_the_kafka_syntax() {
+    assert_eq!(
+        mapping_rules("RULE:^CN=(a\\/b)$/$1/L, DEFAULT"),
+        vec![
+            MappingRule::Rule {
+                pattern: "^CN=(a\\/b)$".into(),
+                replacement: "$1".into(),
+                case: Some('L'),
+            },
+            MappingRule::Default,
+        ]
+    );
+}
+
+#[test]
+fn every_listener_is_mutual_tls() {
     for cluster in CLUSTERS {
         for n in NODES {
             let p = node(cluster, n);
@@ -161,22 +231,56 @@ fn every_listener_is_tls_and_clients_use_scram() {
                     let protocol = map.get(name).unwrap_or_else(|| {
                         panic!("{cluster}/server-{n}: {name} not in the protocol map")
                     });
-                    assert!(
-                        matches!(*protocol, "SSL" | "SASL_SSL"),
-                        "{cluster}/server-{n}: {name} is {protocol}"
-                    );
+                    assert_eq!(*protocol, "SSL", "{cluster}/server-{n}: {name}");
                 }
             }
-            assert_eq!(map["CLIENT"], "SASL_SSL");
-            assert_eq!(p["sasl.enabled.mechanisms"], "SCRAM-SHA-512");
+            assert_eq!(map["CLIENT"], "SSL", "{cluster}/server-{n}");
+            // Every listener demands a client certificate: its own setting, else the global one.
+            for name in map.keys() {
+                let own = format!("listener.name.{}.ssl.client.auth", name.to_lowercase());
+                let auth = p
+                    .get(&own)
+                    .or_else(|| p.get("ssl.client.auth"))
+                    .map(String::as_str);
+                assert_eq!(
+                    auth,
+                    Some("required"),
+                    "{cluster}/server-{n}: listener {name} does not require a client certificate"
+                );
+            }
+            // No SASL left, under any prefix (listener.name.<x>.sasl..., <mechanism>.sasl...).
+            let sasl: Vec<&String> = p
+                .keys()
+                .filter(|k| k.starts_with("sasl.") || k.contains(".sasl."))
+                .collect();
+            assert!(sasl.is_empty(), "{cluster}/server-{n}: {sasl:?}");
+            // The certificate's CN is the principal; node certificates are the node principal,
+            // which must be tried before the generic rule, and DEFAULT comes last.
             assert_eq!(
-                p["listener.name.client.sasl.enabled.mechanisms"],
-                "SCRAM-SHA-512"
+                mapping_rules(&p["ssl.principal.mapping.rules"]),
+                vec![
+                    MappingRule::Rule {
+                        pattern: format!("^CN=kafka-{cluster}-[0-9]+[.]vygoda[.]internal(,.*)?$"),
+                        replacement: format!("kafka-{cluster}"),
+                        case: None,
+                    },
+                    MappingRule::Rule {
+                        pattern: "^CN=([^,]+)(,.*)?$".into(),
+                        replacement: "$1".into(),
+                        case: None,
+                    },
+                    MappingRule::Default,
+                ],
+                "{cluster}/server-{n}"
             );
+            for key in ["ssl.keystore.location", "ssl.truststore.location"] {
+                assert!(
+                    p.get(key).is_some_and(|v| !v.is_empty()),
+                    "{cluster}/server-{n}: {key}"
+                );
+            }
             assert!(map.contains_key(p["inter.broker.listener.name"].as_str()));
             assert!(map.contains_key(p["controller.listener.names"].as_str()));
-            assert_eq!(p["listener.name.replication.ssl.client.auth"], "required");
-            assert_eq!(p["listener.name.controller.ssl.client.auth"], "required");
             assert!(!p["ssl.enabled.protocols"].contains("TLSv1.1"));
         }
     }
@@ -210,11 +314,7 @@ fn no_plaintext_anywhere() {
         );
         for (k, v) in parse_properties(&text) {
             if k.ends_with("security.protocol") {
-                assert!(
-                    matches!(v.as_str(), "SSL" | "SASL_SSL"),
-                    "{}: {k}={v}",
-                    path.display()
-                );
+                assert_eq!(v, "SSL", "{}: {k}", path.display());
             }
             if k.ends_with("password") {
                 assert!(
@@ -341,9 +441,9 @@ fn mirror_maker_alternative_copies_the_shared_topics_one_way() {
         .collect();
     assert_eq!(mirrored, on_both);
     for cluster in CLUSTERS {
-        assert_eq!(p[&format!("{cluster}.security.protocol")], "SASL_SSL");
-        assert_eq!(p[&format!("{cluster}.sasl.mechanism")], "SCRAM-SHA-512");
-        assert!(p[&format!("{cluster}.sasl.jaas.config")].contains("username=\"mirror\""));
+        // Mutual TLS as principal `mirror`: its own certificate, not another principal's.
+        assert_eq!(p[&format!("{cluster}.security.protocol")], "SSL");
+        assert_client_certificate(&p, &format!("{cluster}."), "mirror");
         let servers = load(&prod_dir().join(cluster).join("cluster.properties"));
         assert_eq!(
             p[&format!("{cluster}.bootstrap.servers")],
@@ -351,6 +451,28 @@ fn mirror_maker_alternative_copies_the_shared_topics_one_way() {
         );
     }
     let admin = load(&prod_dir().join("admin-client.properties"));
-    assert_eq!(admin["security.protocol"], "SASL_SSL");
-    assert!(admin["sasl.jaas.config"].contains("username=\"admin\""));
+    assert_eq!(admin["security.protocol"], "SSL");
+    assert_client_certificate(&admin, "", "admin");
+    for (file, props) in [("mm2.properties", &p), ("admin-client.properties", &admin)] {
+        let sasl: Vec<&String> = props.keys().filter(|k| k.contains("sasl.")).collect();
+        assert!(sasl.is_empty(), "{file}: {sasl:?}");
+    }
+}
+
+/// `prefix`ssl.keystore.* hold `principal`'s certificate (key store `<principal>.p12`, password
+/// from the file config provider) and `prefix`ssl.truststore.location the CA that verifies brokers.
+fn assert_client_certificate(p: &BTreeMap<String, String>, prefix: &str, principal: &str) {
+    let get = |k: &str| {
+        p.get(&format!("{prefix}{k}"))
+            .unwrap_or_else(|| panic!("{prefix}{k} missing"))
+    };
+    let keystore = Path::new(get("ssl.keystore.location"));
+    assert_eq!(
+        keystore.file_stem().and_then(|s| s.to_str()),
+        Some(principal),
+        "{prefix}ssl.keystore.location {}",
+        keystore.display()
+    );
+    assert!(get("ssl.keystore.password").starts_with("${file:"));
+    assert!(!get("ssl.truststore.location").is_empty());
 }
