@@ -60,7 +60,7 @@ def write_platform_json() -> None:
 
 
 def up() -> int:
-    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry, secrets, status
+    from vyplat import acls, hdfs, kafka, monitoring, postgres, procs, registry, secrets, status
 
     started = time.monotonic()
     # One certificate per identity: the registry's server, the blackbox exporter's broker probe,
@@ -76,6 +76,10 @@ def up() -> int:
         created = kafka.ensure_topics(cluster)
         if created:
             print(f"[up] {cluster}: created topics {', '.join(created)}", flush=True)
+        added, removed = acls.sync(cluster)
+        if added or removed:
+            print(f"[up] {cluster}: ACLs now equal kafka/acls.toml ({added} added, {removed} removed)",
+                  flush=True)
         kafka.wait_isr_full(cluster)
     hdfs.start()
     registry.start()

@@ -5,7 +5,7 @@
 //! - the test that each service's `declared_access()` is granted and nothing more is
 //!   ([`AclTable::check_exact`]); the local brokers have no authorizer, so that test is where the
 //!   table is enforced before production,
-//! - the SCRAM users `make up` creates (the platform reads the same file).
+//! - the certificates `make up` issues, one per principal (the platform reads the same file).
 //!
 //! Resource names follow Kafka's ACL model: `"*"` alone is the literal wildcard (every resource),
 //! a name ending in `*` is a PREFIXED pattern, anything else is a literal name.
@@ -17,6 +17,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::access::{Access, Operation, Resource};
+
+mod bindings;
+
+pub use bindings::Binding;
 
 /// Clusters a grant may name; `cluster = "*"` means all of them.
 pub const CLUSTERS: [&str; 2] = ["prod", "analytics"];
@@ -38,12 +42,24 @@ pub enum AclError {
     },
     #[error("cluster `{0}` is unknown (known: prod, analytics)")]
     UnknownCluster(String),
+    #[error("[local] test prefix `{0}` must be a non-empty name without `*`; fix kafka/acls.toml")]
+    BadLocalPrefix(String),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTable {
     principals: BTreeMap<String, RawPrincipal>,
+    #[serde(default)]
+    local: RawLocal,
+}
+
+/// `[local]`: what only the local platform grants on top of the table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    #[serde(default)]
+    test_prefixes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +200,10 @@ impl std::fmt::Display for Mismatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclTable {
     pub principals: BTreeMap<String, PrincipalAcl>,
+    /// Local platform only: topic and group name prefixes on which every principal may do
+    /// anything, so tests and benchmarks can run each service under its own identity on topics
+    /// of their own. Production has no such names and its scripts leave them out.
+    pub test_prefixes: Vec<String>,
 }
 
 impl AclTable {
@@ -240,7 +260,18 @@ impl AclTable {
                 },
             );
         }
-        Ok(AclTable { principals })
+        if let Some(p) = raw
+            .local
+            .test_prefixes
+            .iter()
+            .find(|p| p.is_empty() || p.contains('*'))
+        {
+            return Err(AclError::BadLocalPrefix(p.clone()));
+        }
+        Ok(AclTable {
+            principals,
+            test_prefixes: raw.local.test_prefixes,
+        })
     }
 
     /// Would production's authorizer allow `access`? Super users are allowed everything.
@@ -321,15 +352,15 @@ impl AclTable {
 #\n\
 # ACLs of the {cluster} cluster (Apache Kafka, StandardAuthorizer, allow.everyone.if.no.acl.found=false:\n\
 # whatever is not granted here is refused). Run as the admin super user:\n\
-#   BOOTSTRAP=<{cluster} SASL_SSL listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \\\n\
+#   BOOTSTRAP=<{cluster} TLS listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \\\n\
 #     bash kafka/generated/acls-{cluster}.sh\n\
 # `--add` of an existing ACL is a no-op, so rerunning is safe. Grants removed from the table are NOT\n\
 # removed here: compare with `kafka-acls.sh --list` and `--remove` them by hand.\n\
 # Idempotent producers need no IdempotentWrite on the cluster since Kafka 2.8 (KIP-679): Write on\n\
 # the topic is enough.\n\
 set -euo pipefail\n\
-: \"${{BOOTSTRAP:?set BOOTSTRAP to the {cluster} cluster's SASL_SSL listeners}}\"\n\
-: \"${{COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (SASL_SSL, User:admin)}}\"\n\
+: \"${{BOOTSTRAP:?set BOOTSTRAP to the {cluster} cluster's TLS listeners}}\"\n\
+: \"${{COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (mutual TLS, certificate CN=admin)}}\"\n\
 KAFKA_ACLS=\"${{KAFKA_ACLS:-kafka-acls.sh}}\"\n"
         );
         for p in self.principals.values() {
@@ -373,155 +404,4 @@ KAFKA_ACLS=\"${{KAFKA_ACLS:-kafka-acls.sh}}\"\n"
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TABLE: &str = r#"
-[principals.admin]
-about = "automation"
-super_user = true
-
-[principals.operator]
-about = "people"
-grants = [
-  { cluster = "*", topic = "*", ops = ["Read", "Describe"] },
-  { cluster = "*", group = "operator*", ops = ["Read"] },
-]
-
-[principals.svc]
-about = "a service"
-grants = [
-  { cluster = "prod", topic = "in", ops = ["Read", "Describe"] },
-  { cluster = "analytics", topic = "out", ops = ["Write", "Describe"] },
-  { cluster = "prod", group = "svc", ops = ["Read", "Describe"] },
-]
-"#;
-
-    fn table() -> AclTable {
-        AclTable::parse(TABLE).unwrap()
-    }
-
-    fn topic(p: &str, c: &str, t: &str, op: Operation) -> Access {
-        Access {
-            principal: p.into(),
-            cluster: c.into(),
-            resource: Resource::Topic(t.into()),
-            operation: op,
-        }
-    }
-
-    fn svc_needs() -> Vec<Access> {
-        let mut v = Access::topic("svc", "prod", "in", &[Operation::Read, Operation::Describe]);
-        v.extend(Access::topic(
-            "svc",
-            "analytics",
-            "out",
-            &[Operation::Write, Operation::Describe],
-        ));
-        v.extend(Access::group("svc", "prod", "svc"));
-        v
-    }
-
-    #[test]
-    fn patterns_follow_kafka_rules() {
-        assert_eq!(Pattern::parse("*").unwrap(), Pattern::Any);
-        assert_eq!(
-            Pattern::parse("operator*").unwrap(),
-            Pattern::Prefixed("operator".into())
-        );
-        assert_eq!(
-            Pattern::parse("a.b").unwrap(),
-            Pattern::Literal("a.b".into())
-        );
-        assert!(Pattern::parse("a*b").is_err());
-        assert!(Pattern::parse("").is_err());
-        assert!(Pattern::Prefixed("operator".into()).matches("operator-jane"));
-        assert!(!Pattern::Prefixed("operator".into()).matches("opera"));
-    }
-
-    #[test]
-    fn wildcards_and_clusters_expand() {
-        let t = table();
-        assert!(t.allows(&topic("operator", "analytics", "anything", Operation::Read)));
-        assert!(!t.allows(&topic("operator", "prod", "x", Operation::Write)));
-        assert!(t.allows(&topic("svc", "prod", "in", Operation::Read)));
-        assert!(!t.allows(&topic("svc", "analytics", "in", Operation::Read)));
-        assert!(!t.allows(&topic("svc", "prod", "input", Operation::Read)));
-        assert!(t.allows(&topic("admin", "prod", "x", Operation::Create)));
-        assert!(!t.allows(&topic("nobody", "prod", "in", Operation::Read)));
-    }
-
-    #[test]
-    fn exact_match_passes_and_differences_are_named() {
-        let t = table();
-        t.check_exact("svc", &svc_needs()).unwrap();
-
-        let mut fewer = svc_needs();
-        fewer.retain(|a| a.operation != Operation::Write);
-        let m = t.check_exact("svc", &fewer).unwrap_err();
-        assert!(m.missing.is_empty());
-        assert_eq!(m.excess.len(), 1, "{m}");
-        assert!(m.excess[0].contains("Write"));
-
-        let mut more = svc_needs();
-        more.push(topic("svc", "prod", "other", Operation::Write));
-        let m = t.check_exact("svc", &more).unwrap_err();
-        assert_eq!(
-            m.missing,
-            vec![topic("svc", "prod", "other", Operation::Write)]
-        );
-    }
-
-    #[test]
-    fn table_errors_name_the_grant() {
-        let bad = r#"[principals.x]
-about = "x"
-grants = [{ cluster = "prod", topic = "a", group = "b", ops = ["Read"] }]"#;
-        let err = AclTable::parse(bad).unwrap_err().to_string();
-        assert!(err.contains("`x`") && err.contains("#0"), "{err}");
-        let typo = r#"[principals.x]
-about = "x"
-grants = [{ cluster = "prod", topics = "a", ops = ["Read"] }]"#;
-        assert!(AclTable::parse(typo).is_err());
-        let cluster = r#"[principals.x]
-about = "x"
-grants = [{ cluster = "staging", topic = "a", ops = ["Read"] }]"#;
-        assert!(AclTable::parse(cluster)
-            .unwrap_err()
-            .to_string()
-            .contains("staging"));
-        let op = r#"[principals.x]
-about = "x"
-grants = [{ cluster = "prod", topic = "a", ops = ["Reed"] }]"#;
-        assert!(AclTable::parse(op).is_err());
-    }
-
-    #[test]
-    fn renders_kafka_acls_commands_per_cluster() {
-        let prod = table().render_script("prod").unwrap();
-        assert!(prod.starts_with("#!/usr/bin/env bash\n"));
-        let cmd = "\"$KAFKA_ACLS\" --bootstrap-server \"$BOOTSTRAP\" --command-config \"$COMMAND_CONFIG\" --add";
-        assert!(prod.contains(&format!(
-            "{cmd} --allow-principal User:svc --operation Read --operation Describe --topic in\n"
-        )));
-        assert!(prod.contains(&format!(
-            "{cmd} --allow-principal User:operator --operation Read --group operator --resource-pattern-type prefixed\n"
-        )));
-        assert!(prod.contains("--topic '*'\n"));
-        assert!(!prod.contains("--topic out"));
-        assert!(!prod.contains("--allow-principal User:admin"));
-        let analytics = table().render_script("analytics").unwrap();
-        assert!(analytics.contains(
-            "--allow-principal User:svc --operation Write --operation Describe --topic out\n"
-        ));
-        assert!(table().render_script("staging").is_err());
-    }
-
-    #[test]
-    fn the_repository_table_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kafka/acls.toml");
-        let t = AclTable::load(&path).unwrap();
-        assert!(t.principals["admin"].super_user);
-        assert!(t.principals.contains_key("mirror"));
-    }
-}
+mod tests;

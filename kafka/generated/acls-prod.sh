@@ -4,15 +4,15 @@
 #
 # ACLs of the prod cluster (Apache Kafka, StandardAuthorizer, allow.everyone.if.no.acl.found=false:
 # whatever is not granted here is refused). Run as the admin super user:
-#   BOOTSTRAP=<prod SASL_SSL listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \
+#   BOOTSTRAP=<prod TLS listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \
 #     bash kafka/generated/acls-prod.sh
 # `--add` of an existing ACL is a no-op, so rerunning is safe. Grants removed from the table are NOT
 # removed here: compare with `kafka-acls.sh --list` and `--remove` them by hand.
 # Idempotent producers need no IdempotentWrite on the cluster since Kafka 2.8 (KIP-679): Write on
 # the topic is enough.
 set -euo pipefail
-: "${BOOTSTRAP:?set BOOTSTRAP to the prod cluster's SASL_SSL listeners}"
-: "${COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (SASL_SSL, User:admin)}"
+: "${BOOTSTRAP:?set BOOTSTRAP to the prod cluster's TLS listeners}"
+: "${COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (mutual TLS, certificate CN=admin)}"
 KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 
 # admin: Platform automation (topic creation, user management). super.users in production; no service uses it.
@@ -45,6 +45,7 @@ KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 # operator: People and tools inspecting the clusters: read and describe, write nothing.
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:operator --operation Read --operation Describe --operation DescribeConfigs --topic '*'
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:operator --operation Read --operation Describe --group operator --resource-pattern-type prefixed
+"$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:operator --operation Describe --group '*'
 
 # publisher: Recommendations publisher: writes each successful run to prod.
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:publisher --operation Write --operation Describe --topic recommendations

@@ -85,6 +85,9 @@ def node_properties(cluster: str, n: int) -> dict:
         "ssl.keystore.location": str(HOME / name / "keystore.pem"),
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": str(paths.TLS / "ca.pem"),
+        # Deny by default: what kafka/acls.toml does not grant is refused (`up` syncs the ACLs).
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
         "super.users": ";".join(f"User:{u}" for u in super_users(cluster)),
         "default.replication.factor": "3",
         "min.insync.replicas": "2",
@@ -121,6 +124,10 @@ def _java(main: str, *args) -> list:
             "-cp", f"{paths.kafka_libs()}/*", main, *args]
 
 
+def _config_text(cluster: str, n: int) -> str:
+    return "".join(f"{k}={v}\n" for k, v in node_properties(cluster, n).items())
+
+
 def _prepare(cluster: str, n: int) -> list:
     """Write node n's config and key store, format its storage once; returns its command line."""
     name = proc_name(cluster, n)
@@ -129,8 +136,7 @@ def _prepare(cluster: str, n: int) -> list:
     # The key store holds the node's private key: written owner-only.
     keystore = (paths.TLS / f"{name}.key").read_text() + (paths.TLS / f"{name}.pem").read_text()
     write_private(node / "keystore.pem", keystore)
-    props = node_properties(cluster, n)
-    text = "".join(f"{k}={v}\n" for k, v in props.items())
+    text = _config_text(cluster, n)
     config = node / "server.properties"
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
@@ -140,8 +146,20 @@ def _prepare(cluster: str, n: int) -> list:
     return _java("kafka.Kafka", config)
 
 
+def _stale(cluster: str, n: int) -> bool:
+    """A running node whose configuration changed since it started (a `git pull` away)."""
+    config = HOME / proc_name(cluster, n) / "server.properties"
+    return config.exists() and config.read_text() != _config_text(cluster, n)
+
+
 def start(cluster: str) -> None:
     HOME.mkdir(parents=True, exist_ok=True)
+    stale = [proc_name(cluster, n) for n in range(1, BROKERS_PER_CLUSTER + 1)
+             if procs.running(proc_name(cluster, n)) and _stale(cluster, n)]
+    if stale:
+        print(f"[up] {cluster}: configuration changed, restarting {', '.join(stale)}", flush=True)
+        with ThreadPoolExecutor(max_workers=len(stale)) as pool:
+            list(pool.map(lambda name: procs.stop(name, grace=30.0), stale))
     todo = [n for n in range(1, BROKERS_PER_CLUSTER + 1) if not procs.running(proc_name(cluster, n))]
     # Formatting starts a JVM per node: in parallel on first `up`.
     with ThreadPoolExecutor(max_workers=BROKERS_PER_CLUSTER) as pool:

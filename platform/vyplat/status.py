@@ -3,7 +3,7 @@
 import json
 import time
 
-from . import hdfs, kafka, monitoring, paths, postgres, procs, registry
+from . import acls, hdfs, kafka, monitoring, paths, postgres, procs, registry
 
 
 def _check(fn) -> tuple:
@@ -22,6 +22,8 @@ def parts() -> list:
                          lambda a=addr: kafka.broker_healthy(a)))
         rows.append((f"kafka {cluster} replicas", "every partition's ISR full", None,
                      lambda c=cluster: kafka.isr_full(c)))
+        rows.append((f"kafka {cluster} ACLs", "equal to kafka/acls.toml", None,
+                     lambda c=cluster: acls.wanted(c) == acls.present(c)))
     rows += [
         ("hdfs namenode", f"{hdfs.RPC} (web {hdfs.HTTP})", "hdfs-namenode", hdfs.healthy),
         ("hdfs datanode", "127.0.0.1:50010 (web :50075)", "hdfs-datanode", hdfs.healthy),

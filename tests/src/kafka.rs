@@ -122,6 +122,8 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
         props,
         &[
             ("group.id", "test-reader"),
+            // librdkafka's default, stated: tests check only what a committed reader sees.
+            ("isolation.level", "read_committed"),
             ("enable.auto.commit", "false"),
             ("enable.partition.eof", "false"),
         ],

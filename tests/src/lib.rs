@@ -118,7 +118,11 @@ impl TestPlatform {
     }
 }
 
-/// A name no other test (in this or another process) uses: `prefix-<pid>-<time>-<n>`.
+/// A name no other test (in this or another process) uses: `test-prefix-<pid>-<time>-<n>`.
+///
+/// The `test-` prefix is the local platform's test namespace (`[local]` of kafka/acls.toml): there
+/// every principal may use the topics and groups a test makes, so each service runs under its
+/// own identity without grants on the real topics.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
@@ -126,7 +130,7 @@ pub fn unique_name(prefix: &str) -> String {
         .map(|d| d.as_nanos() % 1_000_000_000_000)
         .unwrap_or(0);
     format!(
-        "{prefix}-{}-{nanos}-{}",
+        "test-{prefix}-{}-{nanos}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )

@@ -1,5 +1,5 @@
 //! Renders the production Kafka scripts from the tables in kafka/: ACLs from acls.toml, topic
-//! creation from topics.toml. `make acls` writes them to kafka/generated/; `check` tells whether
+//! creation from topics.toml; and the ACL bindings `make up` applies to the local brokers. `make acls` writes them to kafka/generated/; `check` tells whether
 //! the committed ones are current (a test does the same).
 
 use std::path::PathBuf;
@@ -44,6 +44,15 @@ enum Command {
         #[arg(long, env = "VYGODA_CLUSTER", default_value = "prod")]
         cluster: String,
     },
+    /// Print the ACL bindings of one cluster as JSON (what `make up` applies to the local brokers).
+    Bindings {
+        /// Cluster to print for: prod or analytics.
+        #[arg(long, env = "VYGODA_CLUSTER", default_value = "prod")]
+        cluster: String,
+        /// Add the local platform's test prefixes (`[local]` of the table).
+        #[arg(long, env = "VYGODA_ACLS_LOCAL", default_value_t = false)]
+        local: bool,
+    },
     /// Print the kafka-topics.sh --create commands of one cluster.
     Topics {
         /// Cluster to render for: prod or analytics.
@@ -74,6 +83,10 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Render { cluster } => {
             print!("{}", AclTable::load(&cli.acls)?.render_script(cluster)?);
+        }
+        Command::Bindings { cluster, local } => {
+            let bindings = AclTable::load(&cli.acls)?.bindings(cluster, *local)?;
+            println!("{}", serde_json::to_string_pretty(&bindings)?);
         }
         Command::Topics { cluster } => {
             print!("{}", TopicTable::load(&cli.topics)?.render_script(cluster)?);

@@ -1,0 +1,216 @@
+//! Unit tests of the ACL table: parsing, matching, rendering, bindings.
+
+use super::*;
+
+const TABLE: &str = r#"
+[principals.admin]
+about = "automation"
+super_user = true
+
+[principals.operator]
+about = "people"
+grants = [
+  { cluster = "*", topic = "*", ops = ["Read", "Describe"] },
+  { cluster = "*", group = "operator*", ops = ["Read"] },
+]
+
+[local]
+test_prefixes = ["test-"]
+
+[principals.svc]
+about = "a service"
+grants = [
+  { cluster = "prod", topic = "in", ops = ["Read", "Describe"] },
+  { cluster = "analytics", topic = "out", ops = ["Write", "Describe"] },
+  { cluster = "prod", group = "svc", ops = ["Read", "Describe"] },
+]
+"#;
+
+fn table() -> AclTable {
+    AclTable::parse(TABLE).unwrap()
+}
+
+fn topic(p: &str, c: &str, t: &str, op: Operation) -> Access {
+    Access {
+        principal: p.into(),
+        cluster: c.into(),
+        resource: Resource::Topic(t.into()),
+        operation: op,
+    }
+}
+
+fn svc_needs() -> Vec<Access> {
+    let mut v = Access::topic("svc", "prod", "in", &[Operation::Read, Operation::Describe]);
+    v.extend(Access::topic(
+        "svc",
+        "analytics",
+        "out",
+        &[Operation::Write, Operation::Describe],
+    ));
+    v.extend(Access::group("svc", "prod", "svc"));
+    v
+}
+
+#[test]
+fn patterns_follow_kafka_rules() {
+    assert_eq!(Pattern::parse("*").unwrap(), Pattern::Any);
+    assert_eq!(
+        Pattern::parse("operator*").unwrap(),
+        Pattern::Prefixed("operator".into())
+    );
+    assert_eq!(
+        Pattern::parse("a.b").unwrap(),
+        Pattern::Literal("a.b".into())
+    );
+    assert!(Pattern::parse("a*b").is_err());
+    assert!(Pattern::parse("").is_err());
+    assert!(Pattern::Prefixed("operator".into()).matches("operator-jane"));
+    assert!(!Pattern::Prefixed("operator".into()).matches("opera"));
+}
+
+#[test]
+fn wildcards_and_clusters_expand() {
+    let t = table();
+    assert!(t.allows(&topic("operator", "analytics", "anything", Operation::Read)));
+    assert!(!t.allows(&topic("operator", "prod", "x", Operation::Write)));
+    assert!(t.allows(&topic("svc", "prod", "in", Operation::Read)));
+    assert!(!t.allows(&topic("svc", "analytics", "in", Operation::Read)));
+    assert!(!t.allows(&topic("svc", "prod", "input", Operation::Read)));
+    assert!(t.allows(&topic("admin", "prod", "x", Operation::Create)));
+    assert!(!t.allows(&topic("nobody", "prod", "in", Operation::Read)));
+}
+
+#[test]
+fn exact_match_passes_and_differences_are_named() {
+    let t = table();
+    t.check_exact("svc", &svc_needs()).unwrap();
+
+    let mut fewer = svc_needs();
+    fewer.retain(|a| a.operation != Operation::Write);
+    let m = t.check_exact("svc", &fewer).unwrap_err();
+    assert!(m.missing.is_empty());
+    assert_eq!(m.excess.len(), 1, "{m}");
+    assert!(m.excess[0].contains("Write"));
+
+    let mut more = svc_needs();
+    more.push(topic("svc", "prod", "other", Operation::Write));
+    let m = t.check_exact("svc", &more).unwrap_err();
+    assert_eq!(
+        m.missing,
+        vec![topic("svc", "prod", "other", Operation::Write)]
+    );
+}
+
+#[test]
+fn table_errors_name_the_grant() {
+    let bad = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "prod", topic = "a", group = "b", ops = ["Read"] }]"#;
+    let err = AclTable::parse(bad).unwrap_err().to_string();
+    assert!(err.contains("`x`") && err.contains("#0"), "{err}");
+    let typo = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "prod", topics = "a", ops = ["Read"] }]"#;
+    assert!(AclTable::parse(typo).is_err());
+    let cluster = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "staging", topic = "a", ops = ["Read"] }]"#;
+    assert!(AclTable::parse(cluster)
+        .unwrap_err()
+        .to_string()
+        .contains("staging"));
+    let op = r#"[principals.x]
+about = "x"
+grants = [{ cluster = "prod", topic = "a", ops = ["Reed"] }]"#;
+    assert!(AclTable::parse(op).is_err());
+}
+
+#[test]
+fn renders_kafka_acls_commands_per_cluster() {
+    let prod = table().render_script("prod").unwrap();
+    assert!(prod.starts_with("#!/usr/bin/env bash\n"));
+    let cmd = "\"$KAFKA_ACLS\" --bootstrap-server \"$BOOTSTRAP\" --command-config \"$COMMAND_CONFIG\" --add";
+    assert!(prod.contains(&format!(
+        "{cmd} --allow-principal User:svc --operation Read --operation Describe --topic in\n"
+    )));
+    assert!(prod.contains(&format!(
+        "{cmd} --allow-principal User:operator --operation Read --group operator --resource-pattern-type prefixed\n"
+    )));
+    assert!(prod.contains("--topic '*'\n"));
+    assert!(!prod.contains("--topic out"));
+    assert!(!prod.contains("--allow-principal User:admin"));
+    let analytics = table().render_script("analytics").unwrap();
+    assert!(analytics.contains(
+        "--allow-principal User:svc --operation Write --operation Describe --topic out\n"
+    ));
+    assert!(table().render_script("staging").is_err());
+}
+
+#[test]
+fn the_repository_table_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kafka/acls.toml");
+    let t = AclTable::load(&path).unwrap();
+    assert!(t.principals["admin"].super_user);
+    assert!(t.principals.contains_key("mirror"));
+}
+
+#[test]
+fn bindings_follow_the_grants_and_add_local_prefixes() {
+    let t = table();
+    let prod = t.bindings("prod", false).unwrap();
+    let has = |b: &[Binding], p: &str, ty: &str, name: &str, pat: &str, op: &str| {
+        b.iter().any(|x| {
+            x.principal == p
+                && x.resource_type == ty
+                && x.name == name
+                && x.pattern_type == pat
+                && x.operation == op
+        })
+    };
+    assert!(has(&prod, "User:svc", "TOPIC", "in", "LITERAL", "READ"));
+    assert!(has(
+        &prod,
+        "User:operator",
+        "TOPIC",
+        "*",
+        "LITERAL",
+        "DESCRIBE"
+    ));
+    assert!(has(
+        &prod,
+        "User:operator",
+        "GROUP",
+        "operator",
+        "PREFIXED",
+        "READ"
+    ));
+    assert!(!has(&prod, "User:svc", "TOPIC", "out", "LITERAL", "WRITE"));
+    assert!(prod.iter().all(|b| b.principal != "User:admin"));
+    assert!(prod.iter().all(|b| b.operation != "ALL"));
+    assert_eq!(prod.len(), 2 + 2 + 1 + 2);
+
+    let local = t.bindings("prod", true).unwrap();
+    assert!(has(&local, "User:svc", "TOPIC", "test-", "PREFIXED", "ALL"));
+    assert!(has(
+        &local,
+        "User:operator",
+        "GROUP",
+        "test-",
+        "PREFIXED",
+        "ALL"
+    ));
+    assert_eq!(local.len(), prod.len() + 4);
+    assert!(t.bindings("staging", false).is_err());
+}
+
+#[test]
+fn a_local_prefix_must_be_a_plain_name() {
+    let bad = TABLE.replace(
+        r#"test_prefixes = ["test-"]"#,
+        r#"test_prefixes = ["test-*"]"#,
+    );
+    assert!(AclTable::parse(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("test-*"));
+}
