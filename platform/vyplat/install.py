@@ -67,6 +67,18 @@ def maven_classpath(pom: Path, target: Path, what: str) -> None:
     say(f"{len(list(target.glob('*.jar')))} jars for {what}")
 
 
+def maven_artifact(coordinates: str, target: Path) -> None:
+    """One artifact (a Java agent) from Maven Central to `target`, once."""
+    if target.exists():
+        return
+    say(f"fetching {coordinates} from Maven Central")
+    tmp = Path(tempfile.mkdtemp(dir=paths.CACHE))
+    run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={coordinates}", f"-DoutputDirectory={tmp}"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (tmp / target.name).rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def hadoop_jars() -> None:
     """Take the HDFS server jars out of the pyspark 2.4.8 sdist (newer pyspark ships clients only)."""
     if (paths.HADOOP_JARS / ".complete").exists():
@@ -151,5 +163,6 @@ def all_(build: bool = True) -> None:
     hadoop_jars()
     venv()
     maven_classpath(paths.KAFKA_POM, paths.kafka_libs(), "Apache Kafka")
+    maven_artifact(f"io.prometheus.jmx:jmx_prometheus_javaagent:{paths.JMX_EXPORTER_VERSION}", paths.JMX_EXPORTER)
     if build:
         binaries()

@@ -18,6 +18,7 @@ from .secrets import write_private
 CLUSTERS = {"prod": 19092, "analytics": 29092}  # CLIENT port of node 1; nodes use port, +1, +2
 CONTROLLER_OFFSET = 100   # 19192.., 29192..
 REPLICATION_OFFSET = 200  # 19292.., 29292..
+JMX_OFFSET = 300          # the JMX exporter agent's /metrics: 19392.., 29392..
 BROKERS_PER_CLUSTER = 3
 HOME = paths.STATE / "kafka"
 # 6 JVMs on a 2-core, 24 GiB machine: a 320 MB heap holds the test and demo load with room;
@@ -42,6 +43,12 @@ def node_names(cluster: str = None) -> list:
     """Every node's process (and certificate) name, of one cluster or of both."""
     return [proc_name(c, n) for c in ([cluster] if cluster else CLUSTERS)
             for n in range(1, BROKERS_PER_CLUSTER + 1)]
+
+
+def jmx_addrs(cluster: str) -> list:
+    """Where each node's JMX exporter agent serves Prometheus metrics."""
+    base = CLUSTERS[cluster] + JMX_OFFSET
+    return [f"127.0.0.1:{base + i}" for i in range(BROKERS_PER_CLUSTER)]
 
 
 def client_props(principal: str) -> dict:
@@ -117,8 +124,8 @@ def _cluster_id(cluster: str) -> str:
     return path.read_text().strip()
 
 
-def _java(main: str, *args) -> list:
-    return ["java", *HEAP, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+def _java(main: str, *args, agent: list = ()) -> list:
+    return ["java", *HEAP, *agent, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={paths.REPO / 'kafka' / 'local' / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={paths.LOGS}",
             "-cp", f"{paths.kafka_libs()}/*", main, *args]
@@ -143,13 +150,26 @@ def _prepare(cluster: str, n: int) -> list:
     if not (node / "data" / "meta.properties").exists():
         procs.run(_java("kafka.tools.StorageTool", "format", "--ignore-formatted",
                         "-t", _cluster_id(cluster), "-c", config))
-    return _java("kafka.Kafka", config)
+    argv = _command(cluster, n)
+    (node / "command").write_text(" ".join(map(str, argv)))
+    return argv
+
+
+def _command(cluster: str, n: int) -> list:
+    # The JMX exporter agent with the production rules file: the same metric names here and there.
+    config = HOME / proc_name(cluster, n) / "server.properties"
+    jmx = jmx_addrs(cluster)[n - 1]
+    rules = paths.REPO / "monitoring" / "kafka" / "jmx-exporter.yml"
+    return _java("kafka.Kafka", config, agent=[f"-javaagent:{paths.JMX_EXPORTER}={jmx}:{rules}"])
 
 
 def _stale(cluster: str, n: int) -> bool:
-    """A running node whose configuration changed since it started (a `git pull` away)."""
-    config = HOME / proc_name(cluster, n) / "server.properties"
-    return config.exists() and config.read_text() != _config_text(cluster, n)
+    """A running node whose configuration or command line changed since it started."""
+    node = HOME / proc_name(cluster, n)
+    config, command = node / "server.properties", node / "command"
+    # No record of the command line: started by an older `up`, so not known to be current.
+    return (config.exists() and config.read_text() != _config_text(cluster, n)) or (
+        not command.exists() or command.read_text() != " ".join(map(str, _command(cluster, n))))
 
 
 def start(cluster: str) -> None:

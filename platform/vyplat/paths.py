@@ -20,6 +20,8 @@ SECRETS = STATE / "secrets"  # generated passwords (0600)
 PLATFORM_JSON = STATE / "platform.json"
 
 KAFKA_POM = REPO / "kafka" / "local" / "pom.xml"
+JMX_EXPORTER_VERSION = "1.0.1"
+JMX_EXPORTER = CACHE / f"jmx-exporter-{JMX_EXPORTER_VERSION}" / f"jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
 HADOOP_VERSION = "2.7.3"
 HADOOP_JARS = CACHE / f"hadoop-{HADOOP_VERSION}-server-jars"
 SPARK_VERSION = "4.3.0"

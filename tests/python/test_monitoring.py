@@ -213,6 +213,13 @@ def test_platform_targets_are_scraped_and_healthy(platform):
             for broker in spec["brokers"]:
                 if probe_value(platform, broker) != 1.0:
                     broken.append(f"broker {cluster} {broker}")
+        # Every Kafka node's JMX exporter agent, and through it the broker's own view of itself.
+        jmx = prom_query(platform, 'up{job="kafka-jmx"} == 1')
+        if len(jmx) != 6:
+            broken.append(f"kafka-jmx: {len(jmx)}/6 exporters scraped")
+        controllers = prom_query(platform, "sum by (cluster) (kafka_controller_kafkacontroller_activecontrollercount)")
+        if sorted(r["value"][1] for r in controllers) != ["1", "1"]:
+            broken.append(f"active controllers per cluster: {controllers}")
         for job, count in (("hdfs", 2), ("postgres", 1)):
             result = prom_query(platform, f'probe_success{{job="{job}"}} == 1')
             if len(result) != count:
