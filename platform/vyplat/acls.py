@@ -30,12 +30,12 @@ def _binding(t: tuple):
                       AclOperation[op], AclPermissionType.ALLOW)
 
 
-def present(cluster: str) -> set:
+def present(cluster: str, admin=None) -> set:
     """Every ACL binding the cluster holds, in the same tuple form (host `*`, ALLOW only)."""
     from confluent_kafka.admin import (AclBindingFilter, AclOperation, AclPermissionType,
                                        ResourcePatternType, ResourceType)
 
-    admin = kafka.admin_client(cluster)
+    admin = admin or kafka.admin_client(cluster)
     everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
                                   AclOperation.ANY, AclPermissionType.ANY)
     found = set()
@@ -52,8 +52,8 @@ def sync(cluster: str) -> tuple:
     """Add missing bindings and delete extra ones; returns (added, removed) counts."""
     from confluent_kafka.admin import AclBindingFilter
 
-    want, have = wanted(cluster), present(cluster)
     admin = kafka.admin_client(cluster)
+    want, have = wanted(cluster), present(cluster, admin)
     add = sorted(want - have, key=str)
     extra = [h for h in have if h not in want]
     if add:

@@ -42,9 +42,13 @@ def granted(principal: str, cluster: str, kind: str, name: str, op: str) -> bool
 
 
 def groups() -> list:
-    named = {g["group"].rstrip("*") + ("-probe" if g["group"].endswith("*") else "")
-             for p in ACLS["principals"].values() for g in p.get("grants", []) if "group" in g}
-    return sorted(named - {"-probe"}) + ["nobodys-group"]
+    """Every group the table names (one member of each prefix), and one that nobody is granted."""
+    named = set()
+    for p in ACLS["principals"].values():
+        for pattern in (g["group"] for g in p.get("grants", []) if "group" in g):
+            if pattern != "*":
+                named.add(pattern[:-1] + "-probe" if pattern.endswith("*") else pattern)
+    return sorted(named) + ["nobodys-group"]
 
 
 def props(cluster: str, principal: str) -> dict:
