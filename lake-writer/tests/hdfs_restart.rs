@@ -13,18 +13,8 @@ use vygoda_lake_writer::testkit::lake_offsets;
 use vygoda_tests::{eventually, produce, unique_name, TestPlatform};
 
 fn kill_hdfs(tp: &TestPlatform) {
-    for name in ["hdfs-namenode", "hdfs-datanode"] {
-        let pid: i32 = std::fs::read_to_string(tp.pid_file(name))
-            .unwrap_or_else(|e| panic!("pid file of {name}: {e}"))
-            .trim()
-            .parse()
-            .expect("pid");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap_or_else(|e| panic!("kill {name}: {e}"));
-    }
+    tp.kill("hdfs-namenode");
+    tp.kill("hdfs-datanode");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

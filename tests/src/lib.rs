@@ -102,6 +102,20 @@ impl TestPlatform {
         self.root.join(".vygoda/run").join(format!("{name}.pid"))
     }
 
+    /// SIGKILL a part of the platform by its pid file, as a crash would (`heal` brings it back).
+    pub fn kill(&self, name: &str) {
+        let pid: i32 = std::fs::read_to_string(self.pid_file(name))
+            .unwrap_or_else(|e| panic!("pid file of {name}: {e}"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("pid file of {name}: {e}"));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap_or_else(|e| panic!("kill {name}: {e}"));
+    }
+
     /// Bring every part back (after a test killed one on purpose).
     pub fn heal(&self) {
         let status = std::process::Command::new("python3")

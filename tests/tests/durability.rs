@@ -22,19 +22,6 @@ fn batch(range: std::ops::Range<usize>) -> Vec<KeyValue> {
         .collect()
 }
 
-fn kill(tp: &TestPlatform, node: &str) {
-    let pid: i32 = std::fs::read_to_string(tp.pid_file(node))
-        .unwrap_or_else(|e| panic!("pid file of {node}: {e}"))
-        .trim()
-        .parse()
-        .expect("pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap_or_else(|e| panic!("kill {node}: {e}"));
-}
-
 /// (replicas, in-sync replicas) of every partition of `topic`, as the cluster reports them.
 fn replicas(props: &BTreeMap<String, String>, topic: &str) -> Vec<(Vec<i32>, Vec<i32>)> {
     let consumer: BaseConsumer = client_config(props, &[("group.id", "test-durability")])
@@ -108,7 +95,7 @@ async fn acknowledged_writes_need_two_in_sync_replicas_and_survive_two_node_loss
 
     let heal = HealOnDrop(tp);
     // One node lost: two replicas remain in sync, acks=all writes go on.
-    kill(tp, "kafka-prod-3");
+    tp.kill("kafka-prod-3");
     tokio::time::timeout(
         Duration::from_secs(120),
         produce(&props, &topic, &batch(300..600)),
@@ -123,7 +110,7 @@ async fn acknowledged_writes_need_two_in_sync_replicas_and_survive_two_node_loss
     .await;
 
     // Two nodes lost: one replica left, below min.insync.replicas; nothing is acknowledged.
-    kill(tp, "kafka-prod-2");
+    tp.kill("kafka-prod-2");
     let acked = try_produce(&props, &topic, &batch(600..610)).await;
     assert_eq!(
         acked, 0,

@@ -24,17 +24,7 @@ async fn clients_carry_on_when_one_broker_of_three_dies() {
     produce(&props, &topic, &batch(0)).await;
 
     // Kill the second broker of prod as a crash would.
-    let pid_file = tp.pid_file("kafka-prod-2");
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file of kafka-prod-2")
-        .trim()
-        .parse()
-        .expect("pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill broker");
+    tp.kill("kafka-prod-2");
 
     // A fresh client with all three brokers in its bootstrap list, and the old one, both carry on.
     let result = tokio::time::timeout(Duration::from_secs(120), async {
