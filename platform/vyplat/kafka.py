@@ -185,7 +185,7 @@ def start(cluster: str) -> None:
     with ThreadPoolExecutor(max_workers=BROKERS_PER_CLUSTER) as pool:
         argvs = dict(zip(todo, pool.map(lambda n: _prepare(cluster, n), todo)))
     for n, argv in argvs.items():
-        procs.start(proc_name(cluster, n), argv)
+        procs.start(proc_name(cluster, n), argv, restart_on_change=False)
 
 
 def wait_healthy(cluster: str, timeout: float = 120) -> None:

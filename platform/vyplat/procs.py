@@ -44,11 +44,22 @@ def running(name: str) -> Optional[int]:
     return pid if alive(pid) else None
 
 
-def start(name: str, argv: list, cwd: Optional[Path] = None, env: Optional[dict] = None) -> int:
-    """Start `argv` detached (own session, so Ctrl-C in a terminal does not take it down)."""
+def start(name: str, argv: list, cwd: Optional[Path] = None, env: Optional[dict] = None,
+          restart_on_change: bool = True) -> int:
+    """Start `argv` detached (own session, so Ctrl-C in a terminal does not take it down).
+
+    A running process is kept when it was started with the same command line; otherwise (a
+    flag changed in an upgrade, or no record of how it was started) it is restarted, so `up`
+    after a change applies it. Kafka nodes decide for themselves (`restart_on_change=False`):
+    a cluster's nodes must not all go at once."""
+    command = "\n".join(map(str, argv))
+    record = RUN / f"{name}.cmd"
     pid = running(name)
     if pid:
-        return pid
+        if not restart_on_change or (record.exists() and record.read_text() == command):
+            return pid
+        print(f"[up] restarting {name}: its command line changed", flush=True)
+        stop(name)
     log = open(LOGS / f"{name}.log", "ab")
     log.write(f"\n=== start {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(map(str, argv))}\n".encode())
     log.flush()
@@ -62,6 +73,7 @@ def start(name: str, argv: list, cwd: Optional[Path] = None, env: Optional[dict]
         start_new_session=True,
     )
     pid_file(name).write_text(str(proc.pid))
+    record.write_text(command)
     return proc.pid
 
 
