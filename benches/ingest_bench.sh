@@ -121,7 +121,8 @@ elif cmd == "latency":
     outs = [name(t) for t in args[2:]]
     reg = SchemaRegistryClient({"url": platform["schema_registry"]["url"],
                                 "ssl.ca.location": platform["schema_registry"]["ca"],
-                                "basic.auth.user.info": f"shop-api:{platform['principals']['shop-api']['password']}"})
+                                "ssl.certificate.location": platform["principals"]["shop-api"]["cert"],
+                                "ssl.key.location": platform["principals"]["shop-api"]["key"]})
     text = (Path.cwd() / "kafka/schemas/products-value.avsc").read_text()
     sid = reg.register_schema(f"{name('products')}-value", Schema(text, "AVRO"))
     schema = fastavro.parse_schema(json.loads(text))

@@ -69,7 +69,7 @@ if cmd == "fill":
     input_bytes = 0
     for topic in topics():
         r = requests.post(f"{reg['url']}/subjects/{topic}-value/versions", verify=str(reg["ca"]),
-                          auth=(who["username"], who["password"]), json={"schema": json.dumps(SCHEMA)})
+                          cert=(who["cert"], who["key"]), json={"schema": json.dumps(SCHEMA)})
         r.raise_for_status()
         header = b"\x00" + r.json()["id"].to_bytes(4, "big")
         parsed = fastavro.parse_schema(SCHEMA)

@@ -43,7 +43,9 @@ def write_platform_json() -> None:
     platform = {
         "clusters": {c: {"bootstrap": kafka.bootstrap(c), "brokers": kafka.broker_addrs(c)}
                      for c in kafka.CLUSTERS},
-        "principals": {p: {"username": p, "password": secrets.password(p), "kafka": kafka.client_props(p)}
+        # One identity per principal, for the brokers and the registry alike: its certificate.
+        "principals": {p: {"username": p, "cert": str(paths.TLS / f"{p}.pem"), "key": str(paths.TLS / f"{p}.key"),
+                           "kafka": kafka.client_props(p)}
                        for p in secrets.principals()},
         "ca": str(paths.TLS / "ca.pem"),
         "schema_registry": {"url": registry.URL, "ca": str(paths.TLS / "ca.pem")},
@@ -55,7 +57,7 @@ def write_platform_json() -> None:
         "spark": {"submit": str(paths.SPARK_SUBMIT),
                   "python": str(paths.VENV_LINK / "bin" / "python"), "master": "local[2]"},
     }
-    # Holds every principal's password: owner-readable only.
+    # Names key files and holds the PostgreSQL URL with its password: owner-readable only.
     secrets.write_private(paths.PLATFORM_JSON, json.dumps(platform, indent=2) + "\n")
 
 
@@ -63,10 +65,12 @@ def up() -> int:
     from vyplat import acls, hdfs, kafka, monitoring, postgres, procs, registry, secrets, status
 
     started = time.monotonic()
-    # One certificate per identity: the registry's server, the blackbox exporter's broker probe,
-    # every Kafka node, every principal.
-    certs = ["registry", "monitoring", *kafka.node_names(), *secrets.principals()]
+    # One certificate per identity: the registry's server, every Kafka node, every principal
+    # (`monitoring` is also the blackbox exporter's identity in its broker probe).
+    certs = ["registry", *kafka.node_names(), *secrets.principals()]
     procs.run(["bash", paths.REPO / "kafka" / "make-certs.sh", paths.TLS, *certs])
+    # Before anything that reads it starts (the registry, the lag exporter).
+    write_platform_json()
     postgres.start()
     # Both clusters' JVMs start together; then each is waited for.
     for cluster in kafka.CLUSTERS:
@@ -84,7 +88,6 @@ def up() -> int:
     hdfs.start()
     registry.start()
     monitoring.start()
-    write_platform_json()
     healthy = status.show(as_json=False)
     print(f"[up] platform {'healthy' if healthy else 'NOT healthy'} in {time.monotonic() - started:.1f}s; "
           f"description: {paths.PLATFORM_JSON}", flush=True)

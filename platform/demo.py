@@ -203,7 +203,8 @@ def read_recommendations(run_id: str) -> dict:
     operator = PLATFORM["principals"]["operator"]
     registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
                                      "ssl.ca.location": PLATFORM["schema_registry"]["ca"],
-                                     "basic.auth.user.info": f"{operator['username']}:{operator['password']}"})
+                                     "ssl.certificate.location": operator["cert"],
+                                     "ssl.key.location": operator["key"]})
     decode = AvroDeserializer(registry)
     ctx = SerializationContext("recommendations", MessageField.VALUE)
     highs = high_watermarks("prod", "recommendations")

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod acl;
 pub mod exit;
+pub mod https;
 pub mod kafka;
 pub mod metrics;
 pub mod platform;

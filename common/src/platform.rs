@@ -37,13 +37,26 @@ pub struct Cluster {
     pub brokers: Vec<String>,
 }
 
-/// One principal: its name, its secret, and the complete librdkafka properties to authenticate
-/// as it (everything but `bootstrap.servers`, which depends on the cluster).
+/// One principal: its name, its certificate identity (CN = the name, from the platform CA), and
+/// the complete librdkafka properties to authenticate as it (everything but
+/// `bootstrap.servers`, which depends on the cluster). The same certificate identifies it to
+/// the brokers and to the schema registry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Principal {
     pub username: String,
-    pub password: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
     pub kafka: BTreeMap<String, String>,
+}
+
+impl Principal {
+    /// The certificate and key, for HTTPS clients (the schema registry).
+    pub fn identity(&self) -> crate::https::Identity {
+        crate::https::Identity {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

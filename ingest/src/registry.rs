@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use apache_avro::Schema;
 use serde::Deserialize;
+use vygoda_common::https::Identity;
 use vygoda_common::platform::Platform;
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -22,8 +23,12 @@ const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 pub enum RegistryError {
     #[error("schema registry at {url} unreachable: {source}; is it running (`make status`)?")]
     Unreachable { url: String, source: reqwest::Error },
-    #[error("schema registry refused the credentials of `{user}` ({status}); check --registry-user/--registry-password")]
-    Unauthorized { user: String, status: u16 },
+    #[error("schema registry refused `{principal}` ({status}): {message}; check --registry-cert/--registry-key, and the principal's grants in kafka/acls.toml")]
+    Unauthorized {
+        principal: String,
+        status: u16,
+        message: String,
+    },
     #[error("schema id {0} is not in the registry; the record was written against another registry or the id is corrupt")]
     UnknownId(u32),
     #[error("schema registry rejected the schema for subject `{subject}` ({status}): {message}; the change is not compatible with the registered versions")]
@@ -43,11 +48,8 @@ pub enum RegistryError {
         id: u32,
         source: Box<apache_avro::Error>,
     },
-    #[error("cannot read the registry CA {path}: {source}")]
-    Ca {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Tls(#[from] vygoda_common::https::HttpsError),
     #[error("invalid registry settings: {0}")]
     Config(String),
 }
@@ -71,17 +73,13 @@ pub struct RegistryArgs {
     /// PEM CA bundle to trust for the registry's TLS certificate; empty = the platform CA.
     #[arg(long, env = "VYGODA_REGISTRY_CA", default_value = "")]
     pub registry_ca: String,
-    /// Basic-auth user for the registry; empty = the service's Kafka principal.
-    #[arg(long, env = "VYGODA_REGISTRY_USER", default_value = "")]
-    pub registry_user: String,
-    /// Basic-auth password; empty = the principal's password from the platform file.
-    #[arg(
-        long,
-        env = "VYGODA_REGISTRY_PASSWORD",
-        default_value = "",
-        hide_env_values = true
-    )]
-    pub registry_password: String,
+    /// PEM client certificate presented to the registry (it identifies the principal);
+    /// empty = the service principal's certificate from the platform file.
+    #[arg(long, env = "VYGODA_REGISTRY_CERT", default_value = "")]
+    pub registry_cert: String,
+    /// PEM private key of --registry-cert; empty = the principal's key from the platform file.
+    #[arg(long, env = "VYGODA_REGISTRY_KEY", default_value = "")]
+    pub registry_key: String,
     /// Timeout of one registry request, in seconds.
     #[arg(long, env = "VYGODA_REGISTRY_TIMEOUT_SECS", default_value_t = 10)]
     pub registry_timeout_secs: u64,
@@ -92,8 +90,9 @@ pub struct RegistryArgs {
 pub struct RegistryConfig {
     pub url: String,
     pub ca: Option<PathBuf>,
-    pub user: Option<String>,
-    pub password: Option<String>,
+    /// Who the registry sees: the principal's name (for messages) and its certificate.
+    pub principal: String,
+    pub identity: Option<Identity>,
     pub timeout: Duration,
 }
 
@@ -143,19 +142,31 @@ impl RegistryArgs {
         )
         .map(PathBuf::from);
         let principal_entry = platform.and_then(|p| p.principals.get(principal));
-        let user = pick(
-            &self.registry_user,
-            principal_entry.map(|p| p.username.clone()),
+        let cert = pick(
+            &self.registry_cert,
+            principal_entry.map(|p| p.cert.display().to_string()),
         );
-        let password = pick(
-            &self.registry_password,
-            principal_entry.map(|p| p.password.clone()),
+        let key = pick(
+            &self.registry_key,
+            principal_entry.map(|p| p.key.display().to_string()),
         );
+        let identity = match (cert, key) {
+            (Some(cert), Some(key)) => Some(Identity {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(RegistryError::Config(
+                    "--registry-cert and --registry-key go together; pass both".into(),
+                ))
+            }
+        };
         Ok(RegistryConfig {
             url: url.trim_end_matches('/').to_owned(),
             ca,
-            user,
-            password,
+            principal: principal.to_owned(),
+            identity,
             timeout: Duration::from_secs(self.registry_timeout_secs.max(1)),
         })
     }
@@ -189,23 +200,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(config: RegistryConfig) -> Result<Registry, RegistryError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout);
-        if let Some(path) = &config.ca {
-            let pem = std::fs::read(path).map_err(|source| RegistryError::Ca {
-                path: path.clone(),
-                source,
-            })?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                RegistryError::Config(format!("CA {} is not PEM: {e}", path.display()))
-            })? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| RegistryError::Config(e.to_string()))?;
+        let http = vygoda_common::https::client(
+            config.ca.as_deref(),
+            config.identity.as_ref(),
+            config.timeout,
+        )?;
         Ok(Registry {
             http,
             config,
@@ -228,14 +227,10 @@ impl Registry {
             .map_err(|()| RegistryError::Config("registry URL cannot have a path".into()))?
             .pop_if_empty()
             .extend(path);
-        let mut req = self
+        Ok(self
             .http
             .request(method, url)
-            .header(reqwest::header::ACCEPT, CONTENT_TYPE);
-        if let Some(user) = &self.config.user {
-            req = req.basic_auth(user, self.config.password.as_deref());
-        }
-        Ok(req)
+            .header(reqwest::header::ACCEPT, CONTENT_TYPE))
     }
 
     async fn send(
@@ -251,9 +246,11 @@ impl Registry {
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(unreachable)?;
         if status == 401 || status == 403 {
+            let err: ErrorBody = serde_json::from_str(&body).unwrap_or_default();
             return Err(RegistryError::Unauthorized {
-                user: self.config.user.clone().unwrap_or_default(),
+                principal: self.config.principal.clone(),
                 status,
+                message: err.message,
             });
         }
         if status >= 500 {

@@ -42,6 +42,10 @@ KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:mirror --operation Read --operation Describe --operation DescribeConfigs --topic recommendations
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:mirror --operation Describe --group mirror
 
+# monitoring: Lag exporter (monitoring/lag-exporter): lists groups, reads their committed offsets and the topics' watermarks.
+"$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:monitoring --operation Describe --topic '*'
+"$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:monitoring --operation Describe --group '*'
+
 # operator: People and tools inspecting the clusters: read and describe, write nothing.
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:operator --operation Read --operation Describe --operation DescribeConfigs --topic '*'
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:operator --operation Read --operation Describe --group operator --resource-pattern-type prefixed

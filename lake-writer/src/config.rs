@@ -98,6 +98,15 @@ pub struct Args {
     #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_CA", default_value = "")]
     pub schema_registry_ca: String,
 
+    /// PEM client certificate the registry identifies the lake writer by. Empty: the
+    /// principal's certificate from the platform file (none without one).
+    #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_CERT", default_value = "")]
+    pub schema_registry_cert: String,
+
+    /// PEM private key of --schema-registry-cert. Empty: the principal's key from the platform file.
+    #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_KEY", default_value = "")]
+    pub schema_registry_key: String,
+
     /// Time that picks the `date=/hour=` directory: record (Kafka timestamp) or ingest.
     #[arg(
         long,
@@ -189,6 +198,7 @@ pub struct Config {
     pub kafka_props: std::collections::BTreeMap<String, String>,
     pub registry_url: String,
     pub registry_ca: Option<PathBuf>,
+    pub registry_identity: Option<vygoda_common::https::Identity>,
     pub writer: WriterConfig,
     pub tick: Duration,
     pub storage_retry_for: Duration,
@@ -277,6 +287,27 @@ impl Args {
             "" => registry_ca,
             ca => Some(PathBuf::from(ca)),
         };
+        let from_platform = platform
+            .as_ref()
+            .and_then(|p| p.principals.get(&self.principal))
+            .map(vygoda_common::platform::Principal::identity);
+        let registry_identity = match (
+            self.schema_registry_cert.trim(),
+            self.schema_registry_key.trim(),
+        ) {
+            ("", "") => from_platform,
+            ("", _) | (_, "") => {
+                return Err(invalid(
+                    "schema-registry-cert",
+                    self.schema_registry_cert.trim(),
+                    "give --schema-registry-cert and --schema-registry-key together",
+                ))
+            }
+            (cert, key) => Some(vygoda_common::https::Identity {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+        };
         let level = self.zstd_level;
         if !(1..=22).contains(&level) {
             return Err(invalid("zstd-level", &level.to_string(), "use 1..=22"));
@@ -304,6 +335,7 @@ impl Args {
             principal: self.principal.clone(),
             registry_url,
             registry_ca,
+            registry_identity,
             writer,
             tick: duration_flag("tick", &self.tick)?,
             storage_retry_for: duration_flag("storage-retry-for", &self.storage_retry_for)?,

@@ -63,21 +63,12 @@ pub struct HttpRegistry {
 }
 
 impl HttpRegistry {
-    pub fn new(url: &str, ca: Option<&Path>) -> Result<HttpRegistry, RegistryError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5));
-        if let Some(ca) = ca {
-            let pem = std::fs::read(ca).map_err(|e| {
-                RegistryError::Invalid(format!("cannot read registry CA {}: {e}", ca.display()))
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                RegistryError::Invalid(format!("registry CA {}: {e}", ca.display()))
-            })?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let client = builder
-            .build()
+    pub fn new(
+        url: &str,
+        ca: Option<&Path>,
+        identity: Option<&vygoda_common::https::Identity>,
+    ) -> Result<HttpRegistry, RegistryError> {
+        let client = vygoda_common::https::client(ca, identity, Duration::from_secs(10))
             .map_err(|e| RegistryError::Invalid(e.to_string()))?;
         Ok(HttpRegistry {
             client,
@@ -99,6 +90,12 @@ impl HttpRegistry {
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(RegistryError::Unavailable(format!("{path}: HTTP {status}")));
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(RegistryError::Invalid(format!(
+                "{path}: HTTP {status}; the registry refused the lake writer's certificate \
+                 (--schema-registry-cert/--schema-registry-key)"
+            )));
         }
         if !status.is_success() {
             return Err(RegistryError::Invalid(format!("{path}: HTTP {status}")));

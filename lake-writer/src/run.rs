@@ -81,8 +81,12 @@ pub async fn run(cfg: Config, stop: CancellationToken) -> Result<(), RunError> {
     .with_hook(Arc::new(move |op| {
         retries.get_or_create(&OpLabel { op: op.to_owned() }).inc();
     }));
-    let source = HttpRegistry::new(&cfg.registry_url, cfg.registry_ca.as_deref())
-        .map_err(RunError::Registry)?;
+    let source = HttpRegistry::new(
+        &cfg.registry_url,
+        cfg.registry_ca.as_deref(),
+        cfg.registry_identity.as_ref(),
+    )
+    .map_err(RunError::Registry)?;
     let mut engine = Engine::new(storage, source, cfg.writer.clone(), metrics, stop.clone());
 
     // Recovery: the committed file names say where every partition resumes.

@@ -1,5 +1,5 @@
-"""Prometheus, Alertmanager, the blackbox exporter (broker/HDFS/PostgreSQL probes: the brokers
-have no metrics endpoint) and the node exporter, with configs from monitoring/."""
+"""Prometheus, Alertmanager, the blackbox exporter (broker/HDFS/PostgreSQL probes), the node
+exporter and the consumer-group lag exporter, with configs from monitoring/."""
 import sys
 import urllib.request
 
@@ -9,6 +9,7 @@ PROMETHEUS = "http://127.0.0.1:9090"
 ALERTMANAGER = "http://127.0.0.1:9093"
 BLACKBOX = "127.0.0.1:9115"
 NODE = "127.0.0.1:9100"
+LAG = "127.0.0.1:9308"
 OUT = paths.STATE / "monitoring"
 
 
@@ -57,12 +58,17 @@ def start() -> None:
                                  f"--config.file={OUT / 'alertmanager.yml'}",
                                  f"--storage.path={OUT / 'alertmanager-data'}",
                                  "--web.listen-address=127.0.0.1:9093", "--cluster.listen-address="])
+    # Consumer-group lag as the brokers see it (our exporter, as `monitoring`). Tests' and
+    # benchmarks' throw-away groups are left out: each watched group costs a client.
+    procs.start("lag-exporter", [paths.BIN_DIR / "lag-exporter", "--metrics-addr", LAG,
+                                 "--exclude-groups", "test-,bench-"], cwd=paths.REPO)
     procs.start("prometheus", ["prometheus", f"--config.file={OUT / 'prometheus.yml'}",
                                f"--storage.tsdb.path={OUT / 'prometheus-data'}",
                                "--storage.tsdb.retention.time=7d",
                                "--web.listen-address=127.0.0.1:9090", "--web.enable-lifecycle"])
     procs.wait_for("Prometheus", lambda: _ready(f"{PROMETHEUS}/-/ready"), 60, "prometheus")
     procs.wait_for("Alertmanager", lambda: _ready(f"{ALERTMANAGER}/-/ready"), 60, "alertmanager")
+    procs.wait_for("lag exporter", lambda: _ready(f"http://{LAG}/metrics"), 30, "lag-exporter")
     procs.wait_for("blackbox exporter", lambda: _ready(f"http://{BLACKBOX}/-/healthy"), 30, "blackbox-exporter")
     # Running processes keep their old config otherwise: `up` after a change in monitoring/
     # applies it without a restart; an `up` with nothing changed touches nothing.
@@ -72,5 +78,6 @@ def start() -> None:
 
 
 def stop() -> None:
-    for name in ("prometheus", "alertmanager", "alert-receiver", "node-exporter", "blackbox-exporter"):
+    for name in ("prometheus", "alertmanager", "alert-receiver", "lag-exporter", "node-exporter",
+                 "blackbox-exporter"):
         procs.stop(name)

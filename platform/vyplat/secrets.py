@@ -1,4 +1,5 @@
-"""Generated credentials: one password per principal, never committed, owner-readable only."""
+"""Who exists (kafka/acls.toml) and generated passwords (the PostgreSQL roles'), never committed,
+owner-readable only. Principals have certificates, not passwords (kafka/make-certs.sh)."""
 import os
 import secrets as _secrets
 import string
@@ -16,7 +17,8 @@ def principals() -> list:
 
 
 def password(name: str) -> str:
-    """The principal's password, generated on first use and kept in .vygoda/secrets/<name>."""
+    """The password of `name` (a PostgreSQL role), generated on first use and kept in
+    .vygoda/secrets/<name>."""
     path = paths.SECRETS / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -34,6 +34,8 @@ def parts() -> list:
          lambda: monitoring._ready(f"{monitoring.ALERTMANAGER}/-/ready")),
         ("blackbox exporter", monitoring.BLACKBOX, "blackbox-exporter",
          lambda: monitoring._ready(f"http://{monitoring.BLACKBOX}/-/healthy")),
+        ("lag exporter", monitoring.LAG, "lag-exporter",
+         lambda: monitoring._ready(f"http://{monitoring.LAG}/metrics")),
         ("node exporter", monitoring.NODE, "node-exporter",
          lambda: monitoring._ready(f"http://{monitoring.NODE}/metrics")),
         ("spark", f"{paths.SPARK_SUBMIT} (local[2])", None,

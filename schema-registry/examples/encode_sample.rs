@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! cargo run -q --release -p vygoda-schema-registry --example encode_sample -- \
-//!     encode --url https://127.0.0.1:18081 --ca .vygoda/tls/ca.pem --user admin \
-//!     --password-file .vygoda/secrets/admin --subject my-topic-value --out sample.bin
+//!     encode --url https://127.0.0.1:18081 --ca .vygoda/tls/ca.pem \
+//!     --cert .vygoda/tls/admin.pem --key .vygoda/tls/admin.key --subject my-topic-value --out sample.bin
 //! ```
 //! `encode` prints the JSON of the record it wrote; `decode --input F` prints the JSON it read.
 
@@ -78,24 +78,26 @@ struct Registry {
     /// PEM CA to trust for the registry's certificate.
     #[arg(long)]
     ca: PathBuf,
-    /// Principal for HTTP Basic auth.
-    #[arg(long, default_value = "admin")]
-    user: String,
-    /// File holding the principal's password.
+    /// PEM client certificate: its CN is the principal the registry sees.
     #[arg(long)]
-    password_file: PathBuf,
+    cert: PathBuf,
+    /// PEM private key of --cert.
+    #[arg(long)]
+    key: PathBuf,
 }
 
 impl Registry {
-    /// Settings trusting the given CA: the converter accepts our own reqwest ClientBuilder.
+    /// Settings trusting the given CA and presenting the principal's certificate: the
+    /// converter accepts our own reqwest ClientBuilder.
     fn settings(&self) -> anyhow::Result<SrSettings> {
         let pem = std::fs::read(&self.ca)?;
+        let mut identity = std::fs::read(&self.key)?;
+        identity.push(b'\n');
+        identity.extend(std::fs::read(&self.cert)?);
         let builder = reqwest013::Client::builder()
-            .add_root_certificate(reqwest013::Certificate::from_pem(&pem)?);
-        let password = std::fs::read_to_string(&self.password_file)?;
-        Ok(SrSettings::new_builder(self.url.clone())
-            .set_basic_authorization(&self.user, Some(password.trim()))
-            .build_with(builder)?)
+            .add_root_certificate(reqwest013::Certificate::from_pem(&pem)?)
+            .identity(reqwest013::Identity::from_pem(&identity)?);
+        Ok(SrSettings::new_builder(self.url.clone()).build_with(builder)?)
     }
 }
 

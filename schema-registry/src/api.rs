@@ -15,7 +15,7 @@ use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::auth::{Caller, Users};
+use crate::auth::{Caller, Policy};
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
 use crate::registry::{Registry, RegistryError, SchemaRequest, VersionSpec};
 use crate::schema::AVRO;
@@ -27,13 +27,15 @@ pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 #[derive(Debug)]
 pub struct AppState<S> {
     pub registry: Registry<S>,
-    pub users: Users,
+    pub policy: Policy,
     pub metrics: Metrics,
 }
 
 type App<S> = State<Arc<AppState<S>>>;
 
-/// The whole API. Each route's handler states whether it needs a principal ([`Principal`]).
+/// The whole API. Every route needs an identified caller (the TLS layer puts the [`Caller`]
+/// in the request's extensions); handlers that change state say who may ([`Principal`],
+/// [`Admin`]).
 pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
     Router::new()
         .route("/", get(|| async { reply(json!({})) }))
@@ -88,7 +90,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .with_state(state)
 }
 
-/// Identify the caller (refusing bad credentials on every route) and count the request by
+/// Refuse unidentified callers on every route, mark super users, and count the request by
 /// route template and status.
 async fn observe<S: Store>(State(app): App<S>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -97,20 +99,26 @@ async fn observe<S: Store>(State(app): App<S>, mut request: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    let response = match app.users.identify(authorization) {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
+    let caller = request.extensions().get::<Caller>().cloned();
+    let response = match caller {
+        Some(Caller::Principal(name)) => {
+            let admin = app.policy.is_admin(&name);
+            request.extensions_mut().insert(Identified { name, admin });
             next.run(request).await
         }
-        Err(refusal) => {
+        _ => {
             app.metrics.auth_failures.inc();
-            ApiError(RegistryError::Unauthorized(refusal.to_string())).into_response()
+            ApiError(RegistryError::Unauthorized(
+                "no client certificate identifies the caller; present the principal's \
+                 certificate from the platform CA"
+                    .into(),
+            ))
+            .into_response()
         }
     };
+    if response.status() == StatusCode::FORBIDDEN {
+        app.metrics.auth_failures.inc();
+    }
     let status = response.status().as_u16();
     app.metrics
         .requests
@@ -127,7 +135,22 @@ async fn observe<S: Store>(State(app): App<S>, mut request: Request, next: Next)
     response
 }
 
-/// Extractor for handlers that change state: only an authenticated principal gets through.
+/// The caller, once identified by [`observe`].
+#[derive(Debug, Clone)]
+struct Identified {
+    name: String,
+    admin: bool,
+}
+
+fn identified(parts: &Parts) -> Result<&Identified, ApiError> {
+    parts.extensions.get::<Identified>().ok_or_else(|| {
+        ApiError(RegistryError::Unauthorized(
+            "the caller is not identified".into(),
+        ))
+    })
+}
+
+/// Extractor: the identified principal (handlers that decide per subject).
 #[derive(Debug)]
 pub struct Principal(pub String);
 
@@ -135,11 +158,27 @@ impl<T: Send + Sync> FromRequestParts<T> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &T) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Caller>() {
-            Some(Caller::Principal(name)) => Ok(Principal(name.clone())),
-            _ => Err(ApiError(RegistryError::Unauthorized(
-                "this call changes the registry; send HTTP Basic credentials of a principal".into(),
-            ))),
+        identified(parts).map(|who| Principal(who.name.clone()))
+    }
+}
+
+/// Extractor for deletes and compatibility-level changes: super users only.
+#[derive(Debug)]
+pub struct Admin(pub String);
+
+impl<T: Send + Sync> FromRequestParts<T> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &T) -> Result<Self, Self::Rejection> {
+        let who = identified(parts)?;
+        if who.admin {
+            Ok(Admin(who.name.clone()))
+        } else {
+            Err(ApiError(RegistryError::Forbidden(format!(
+                "`{}` may not delete subjects or change compatibility levels; only super users \
+                 (kafka/acls.toml) may",
+                who.name
+            ))))
         }
     }
 }
@@ -170,12 +209,6 @@ impl IntoResponse for ApiError {
         let body = json!({"error_code": code, "message": self.0.to_string()});
         let mut response = (status, body_of(&body)).into_response();
         set_content_type(&mut response);
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"vygoda-schema-registry\""),
-            );
-        }
         response
     }
 }
@@ -356,6 +389,12 @@ async fn register<S: Store>(
     Path(subject): Path<String>,
     body: Bytes,
 ) -> Answer {
+    if !app.policy.may_register(&who, &subject) {
+        return Err(ApiError(RegistryError::Forbidden(format!(
+            "`{who}` may not register under `{subject}`: registering needs Write on the \
+             subject's topic (`<topic>-value`/`-key`) in kafka/acls.toml"
+        ))));
+    }
     let request: SchemaRequest = parse_body(&body)?;
     let registered = app.registry.register(&subject, &request).await?;
     tracing::debug!(
@@ -371,7 +410,7 @@ async fn register<S: Store>(
 
 async fn delete_subject<S: Store>(
     State(app): App<S>,
-    Principal(who): Principal,
+    Admin(who): Admin,
     Path(subject): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
@@ -428,7 +467,7 @@ async fn version_schema<S: Store>(
 
 async fn delete_version<S: Store>(
     State(app): App<S>,
-    Principal(who): Principal,
+    Admin(who): Admin,
     Path((subject, version)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
@@ -509,15 +548,11 @@ async fn global_level<S: Store>(State(app): App<S>) -> Answer {
     Ok(reply(json!({"compatibilityLevel": level})))
 }
 
-async fn set_global_level<S: Store>(
-    State(app): App<S>,
-    Principal(_): Principal,
-    body: Bytes,
-) -> Answer {
+async fn set_global_level<S: Store>(State(app): App<S>, Admin(_): Admin, body: Bytes) -> Answer {
     set_level(&app, None, &body).await
 }
 
-async fn clear_global_level<S: Store>(State(app): App<S>, Principal(_): Principal) -> Answer {
+async fn clear_global_level<S: Store>(State(app): App<S>, Admin(_): Admin) -> Answer {
     let previous = app.registry.clear_level(None).await?;
     Ok(reply(json!({"compatibilityLevel": previous})))
 }
@@ -536,7 +571,7 @@ async fn subject_level<S: Store>(
 
 async fn set_subject_level<S: Store>(
     State(app): App<S>,
-    Principal(_): Principal,
+    Admin(_): Admin,
     Path(subject): Path<String>,
     body: Bytes,
 ) -> Answer {
@@ -545,7 +580,7 @@ async fn set_subject_level<S: Store>(
 
 async fn clear_subject_level<S: Store>(
     State(app): App<S>,
-    Principal(_): Principal,
+    Admin(_): Admin,
     Path(subject): Path<String>,
 ) -> Answer {
     let previous = app.registry.clear_level(Some(&subject)).await?;

@@ -1,138 +1,114 @@
-//! HTTP Basic authentication of principals (`--users-file`, `{"username": "password", ...}`).
+//! Who is calling, and what they may do.
 //!
-//! Policy: calls that change state (register, delete, config changes) need a known principal;
-//! reads, lookups and compatibility checks are open to anyone who completed the TLS handshake.
-//! Credentials that are sent are always verified, on reads too, so a misconfigured client learns
-//! at once instead of at its first write.
+//! Identity is the client certificate: the server requires one signed by the platform CA
+//! (`--client-ca`), as the brokers do, and the certificate's CN is the principal — the same
+//! identity, from the same file, that the principal uses on Kafka. No passwords.
+//!
+//! Permissions come from the same table as the brokers' ACLs (`kafka/acls.toml`):
+//! - reads, lookups and compatibility checks: any principal;
+//! - registering under `<topic>-value` / `<topic>-key` (TopicNameStrategy): a principal the
+//!   table grants Write on that topic (on any cluster), as producing records under a schema is
+//!   what registering one is for; on the local platform also the `[local]` test prefixes;
+//! - deleting and changing compatibility levels: super users (`admin`) only.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use base64::Engine;
+use rustls::pki_types::CertificateDer;
+use vygoda_common::access::{Access, Operation, Resource};
+use vygoda_common::acl::{AclError, AclTable, CLUSTERS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("cannot read users file {path}: {source}; `make up` writes it, or pass --users-file")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("users file {path} is not a JSON object of username → password: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("users file {0} has no users; nobody could register a schema")]
-    Empty(PathBuf),
+    #[error("cannot load the permission table: {0}; pass --acls kafka/acls.toml")]
+    Table(#[from] AclError),
 }
 
-/// Who is asking.
+/// Who is asking: the CN of the verified client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
     Principal(String),
 }
 
-/// Why a request's credentials were refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("the Authorization header is not HTTP Basic credentials")]
-    Malformed,
-    #[error("unknown user or wrong password")]
-    BadCredentials,
-}
-
-/// The known principals.
-#[derive(Clone, Default)]
-pub struct Users {
-    passwords: HashMap<String, String>,
-}
-
-impl std::fmt::Debug for Users {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print passwords.
-        let mut names: Vec<&String> = self.passwords.keys().collect();
-        names.sort();
-        f.debug_struct("Users").field("names", &names).finish()
+/// The caller of a connection from the chain the TLS handshake verified (leaf first). A
+/// certificate without a CN identifies nobody.
+pub fn caller_of(chain: Option<&[CertificateDer<'_>]>) -> Caller {
+    let Some(leaf) = chain.and_then(<[_]>::first) else {
+        return Caller::Anonymous;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf.as_ref()) else {
+        return Caller::Anonymous;
+    };
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok());
+    match cn {
+        Some(name) if !name.is_empty() => Caller::Principal(name.to_owned()),
+        _ => Caller::Anonymous,
     }
 }
 
-impl Users {
-    pub fn new(passwords: HashMap<String, String>) -> Self {
-        Users { passwords }
+/// What each principal may do.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    table: AclTable,
+    /// Apply `[local] test_prefixes` (the local platform, never production).
+    local: bool,
+}
+
+/// The topic a subject names under TopicNameStrategy, if it follows it.
+fn topic_of(subject: &str) -> Option<&str> {
+    subject
+        .strip_suffix("-value")
+        .or_else(|| subject.strip_suffix("-key"))
+        .filter(|t| !t.is_empty())
+}
+
+impl Policy {
+    pub fn new(table: AclTable, local: bool) -> Policy {
+        Policy { table, local }
     }
 
-    pub fn load(path: &Path) -> Result<Self, AuthError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let passwords: HashMap<String, String> =
-            serde_json::from_str(&text).map_err(|source| AuthError::Parse {
-                path: path.to_owned(),
-                source,
-            })?;
-        if passwords.is_empty() {
-            return Err(AuthError::Empty(path.to_owned()));
+    pub fn load(path: &Path, local: bool) -> Result<Policy, AuthError> {
+        Ok(Policy::new(AclTable::load(path)?, local))
+    }
+
+    /// Super users: may delete and change compatibility levels.
+    pub fn is_admin(&self, principal: &str) -> bool {
+        self.table
+            .principals
+            .get(principal)
+            .is_some_and(|p| p.super_user)
+    }
+
+    /// May `principal` register a schema under `subject`?
+    pub fn may_register(&self, principal: &str, subject: &str) -> bool {
+        if self.is_admin(principal) {
+            return true;
         }
-        warn_if_readable_by_others(path);
-        Ok(Users { passwords })
-    }
-
-    pub fn len(&self) -> usize {
-        self.passwords.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.passwords.is_empty()
-    }
-
-    /// Identify the caller from an `Authorization` header value, if any.
-    pub fn identify(&self, authorization: Option<&[u8]>) -> Result<Caller, Refusal> {
-        let Some(header) = authorization else {
-            return Ok(Caller::Anonymous);
+        let Some(topic) = topic_of(subject) else {
+            return false;
         };
-        let header = std::str::from_utf8(header).map_err(|_| Refusal::Malformed)?;
-        let (scheme, encoded) = header.trim().split_once(' ').ok_or(Refusal::Malformed)?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(Refusal::Malformed);
+        if self.local
+            && self.table.principals.contains_key(principal)
+            && self
+                .table
+                .test_prefixes
+                .iter()
+                .any(|p| topic.starts_with(p.as_str()))
+        {
+            return true;
         }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| Refusal::Malformed)?;
-        let decoded = String::from_utf8(decoded).map_err(|_| Refusal::Malformed)?;
-        let (user, password) = decoded.split_once(':').ok_or(Refusal::Malformed)?;
-        // Compare against a dummy for unknown users too, so timing does not reveal which
-        // usernames exist.
-        let expected = self.passwords.get(user);
-        let matches = constant_time_eq(
-            expected.map_or(b"\0unknown-user".as_slice(), |p| p.as_bytes()),
-            password.as_bytes(),
-        );
-        if matches && expected.is_some() {
-            Ok(Caller::Principal(user.to_owned()))
-        } else {
-            Err(Refusal::BadCredentials)
-        }
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, x) in a.iter().enumerate() {
-        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
-}
-
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777),
-                "users file is readable by group/others; chmod 600 it");
-        }
+        CLUSTERS.iter().any(|cluster| {
+            self.table.allows(&Access {
+                principal: principal.to_owned(),
+                cluster: (*cluster).to_owned(),
+                resource: Resource::Topic(topic.to_owned()),
+                operation: Operation::Write,
+            })
+        })
     }
 }
 
@@ -140,49 +116,58 @@ fn warn_if_readable_by_others(path: &Path) {
 mod tests {
     use super::*;
 
-    fn users() -> Users {
-        Users::new(HashMap::from([("admin".to_owned(), "s3cret:x".to_owned())]))
-    }
-
-    fn basic(user_pass: &str) -> Vec<u8> {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(user_pass)
+    fn policy(local: bool) -> Policy {
+        let table = AclTable::parse(
+            r#"
+            [local]
+            test_prefixes = ["test-"]
+            [principals.admin]
+            about = "a"
+            super_user = true
+            [principals.shop-api]
+            about = "s"
+            grants = [{ cluster = "prod", topic = "products", ops = ["Write", "Describe"] }]
+            [principals.operator]
+            about = "o"
+            grants = [{ cluster = "*", topic = "*", ops = ["Read", "Describe"] }]
+            "#,
         )
-        .into_bytes()
+        .unwrap();
+        Policy::new(table, local)
     }
 
     #[test]
-    fn principals_are_identified_by_basic_credentials() {
-        let users = users();
-        assert_eq!(users.identify(None), Ok(Caller::Anonymous));
-        assert_eq!(
-            users.identify(Some(&basic("admin:s3cret:x"))),
-            Ok(Caller::Principal("admin".into()))
-        );
-        assert_eq!(
-            users.identify(Some(&basic("admin:s3cret"))),
-            Err(Refusal::BadCredentials)
-        );
-        assert_eq!(
-            users.identify(Some(&basic("eve:s3cret:x"))),
-            Err(Refusal::BadCredentials)
-        );
-        assert_eq!(users.identify(Some(b"Bearer abc")), Err(Refusal::Malformed));
-        assert_eq!(users.identify(Some(b"Basic !!!")), Err(Refusal::Malformed));
+    fn a_principal_registers_under_the_topics_it_may_write() {
+        let p = policy(false);
+        assert!(p.may_register("shop-api", "products-value"));
+        assert!(p.may_register("shop-api", "products-key"));
+        assert!(!p.may_register("shop-api", "client-events-value"));
+        assert!(!p.may_register("shop-api", "products"));
+        assert!(!p.may_register("operator", "products-value"));
+        assert!(!p.may_register("eve", "products-value"));
+        assert!(p.may_register("admin", "anything"));
     }
 
     #[test]
-    fn users_file_is_validated_and_never_printed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("users.json");
-        std::fs::write(&path, r#"{"admin":"pw-123"}"#).unwrap();
-        let users = Users::load(&path).unwrap();
-        assert_eq!(users.len(), 1);
-        assert!(!format!("{users:?}").contains("pw-123"));
-        std::fs::write(&path, "{}").unwrap();
-        assert!(matches!(Users::load(&path), Err(AuthError::Empty(_))));
-        std::fs::write(&path, "[1]").unwrap();
-        assert!(matches!(Users::load(&path), Err(AuthError::Parse { .. })));
+    fn test_prefixes_only_on_the_local_platform_and_only_for_known_principals() {
+        assert!(!policy(false).may_register("operator", "test-x-value"));
+        assert!(policy(true).may_register("operator", "test-x-value"));
+        assert!(!policy(true).may_register("eve", "test-x-value"));
+    }
+
+    #[test]
+    fn only_super_users_administer() {
+        let p = policy(true);
+        assert!(p.is_admin("admin"));
+        assert!(!p.is_admin("shop-api"));
+        assert!(!p.is_admin("eve"));
+    }
+
+    #[test]
+    fn no_certificate_is_nobody() {
+        assert_eq!(caller_of(None), Caller::Anonymous);
+        assert_eq!(caller_of(Some(&[])), Caller::Anonymous);
+        let junk = CertificateDer::from(vec![1u8, 2, 3]);
+        assert_eq!(caller_of(Some(&[junk])), Caller::Anonymous);
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
 
-use crate::auth::{AuthError, Users};
+use vygoda_common::https::Identity;
+
+use crate::auth::{AuthError, Policy};
 
 /// A Confluent-compatible Schema Registry (AVRO) over PostgreSQL, served over HTTPS.
 #[derive(Debug, Parser)]
@@ -69,13 +71,22 @@ pub struct ServeArgs {
         default_value = ".vygoda/tls/registry.key"
     )]
     pub tls_key: PathBuf,
-    /// JSON object {"username": "password", ...} of the principals allowed to write.
+    /// PEM CA whose certificates identify principals; clients must present one (mutual TLS)
+    /// and its CN is the principal, as on the brokers.
     #[arg(
         long,
-        env = "VYGODA_REGISTRY_USERS_FILE",
-        default_value = ".vygoda/secrets/registry-users.json"
+        env = "VYGODA_REGISTRY_CLIENT_CA",
+        default_value = ".vygoda/tls/ca.pem"
     )]
-    pub users_file: PathBuf,
+    pub client_ca: PathBuf,
+    /// Permission table shared with the brokers: who may register under which topic's
+    /// subjects, and who administers (super users).
+    #[arg(long, env = "VYGODA_REGISTRY_ACLS", default_value = "kafka/acls.toml")]
+    pub acls: PathBuf,
+    /// Local platform: also let every principal register under the table's `[local]` test
+    /// prefixes (never in production).
+    #[arg(long, env = "VYGODA_REGISTRY_LOCAL", default_value_t = false)]
+    pub local: bool,
     /// PostgreSQL URL (postgres://user:pw@host:port/db); `memory:` keeps everything in memory
     /// and forgets it on exit (experiments only).
     #[arg(
@@ -123,24 +134,21 @@ pub struct RegisterArgs {
     /// PEM CA certificate to trust for the registry's TLS certificate (empty = system roots).
     #[arg(long, env = "VYGODA_REGISTRY_CA", default_value = ".vygoda/tls/ca.pem")]
     pub ca: PathBuf,
-    /// Principal to authenticate as.
-    #[arg(long, env = "VYGODA_REGISTRY_USER", default_value = "admin")]
-    pub user: String,
-    /// Password of --user (takes precedence over --password-file when set).
+    /// PEM client certificate to present: its CN is the principal registering (admin may
+    /// register every subject).
     #[arg(
         long,
-        env = "VYGODA_REGISTRY_PASSWORD",
-        default_value = "",
-        hide_env_values = true
+        env = "VYGODA_REGISTRY_CERT",
+        default_value = ".vygoda/tls/admin.pem"
     )]
-    pub password: String,
-    /// File holding the password of --user.
+    pub cert: PathBuf,
+    /// PEM private key of --cert.
     #[arg(
         long,
-        env = "VYGODA_REGISTRY_PASSWORD_FILE",
-        default_value = ".vygoda/secrets/admin"
+        env = "VYGODA_REGISTRY_KEY",
+        default_value = ".vygoda/tls/admin.key"
     )]
-    pub password_file: PathBuf,
+    pub key: PathBuf,
     /// Only test compatibility; register nothing.
     #[arg(long, env = "VYGODA_REGISTRY_CHECK_ONLY", default_value_t = false)]
     pub check_only: bool,
@@ -159,11 +167,9 @@ pub enum ConfigError {
     #[error("{0} does not exist; check the path")]
     Missing(PathBuf),
     #[error(transparent)]
-    Users(#[from] AuthError),
+    Auth(#[from] AuthError),
     #[error("--url {0:?} must start with https:// (or http:// for a local test instance)")]
     Url(String),
-    #[error("no password: pass --password or a readable --password-file ({path}): {reason}")]
-    Password { path: PathBuf, reason: String },
 }
 
 /// Where the registry keeps its data.
@@ -178,7 +184,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
-    pub users: Users,
+    pub client_ca: PathBuf,
+    pub policy: Policy,
     pub database: Database,
     pub db_connections: u32,
     pub metrics_addr: SocketAddr,
@@ -219,7 +226,8 @@ impl ServeArgs {
             listen: address("listen", &self.listen)?,
             tls_cert: existing(&self.tls_cert)?,
             tls_key: existing(&self.tls_key)?,
-            users: Users::load(&self.users_file)?,
+            client_ca: existing(&self.client_ca)?,
+            policy: Policy::load(&self.acls, self.local)?,
             database,
             db_connections: self.db_connections,
             metrics_addr: address("metrics-addr", &self.metrics_addr)?,
@@ -237,8 +245,7 @@ pub struct RegisterConfig {
     pub dir: PathBuf,
     pub url: String,
     pub ca: Option<PathBuf>,
-    pub user: String,
-    pub password: String,
+    pub identity: Identity,
     pub check_only: bool,
 }
 
@@ -248,17 +255,6 @@ impl RegisterArgs {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ConfigError::Url(self.url.clone()));
         }
-        let password = if self.password.is_empty() {
-            std::fs::read_to_string(&self.password_file)
-                .map_err(|e| ConfigError::Password {
-                    path: self.password_file.clone(),
-                    reason: e.to_string(),
-                })?
-                .trim()
-                .to_owned()
-        } else {
-            self.password.clone()
-        };
         let ca = if self.ca.as_os_str().is_empty() {
             None
         } else {
@@ -268,8 +264,10 @@ impl RegisterArgs {
             dir: existing(&self.dir)?,
             url,
             ca,
-            user: self.user.clone(),
-            password,
+            identity: Identity {
+                cert: existing(&self.cert)?,
+                key: existing(&self.key)?,
+            },
             check_only: self.check_only,
         })
     }
@@ -290,8 +288,10 @@ mod tests {
             "c",
             "--tls-key",
             "k",
-            "--users-file",
-            "u",
+            "--client-ca",
+            "ca",
+            "--acls",
+            "kafka/acls.toml",
             "--database-url",
             "postgres://a:b@h/db",
             "--metrics-addr",
@@ -308,13 +308,15 @@ mod tests {
             "https://127.0.0.1:18081",
             "--ca",
             "F",
-            "--user",
-            "admin",
-            "--password-file",
-            "P",
+            "--cert",
+            "admin.pem",
+            "--key",
+            "admin.key",
         ])
         .unwrap();
-        assert!(matches!(cli.command, Some(Command::Register(ref a)) if a.user == "admin"));
+        assert!(
+            matches!(cli.command, Some(Command::Register(ref a)) if a.key == Path::new("admin.key"))
+        );
         // No subcommand: serve.
         let cli =
             Cli::try_parse_from(["vygoda-schema-registry", "--listen", "127.0.0.1:1"]).unwrap();

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::api::CONTENT_TYPE;
 use crate::config::RegisterConfig;
-use crate::tls::{self, TlsError};
+use vygoda_common::https::{self, HttpsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -18,7 +18,7 @@ pub enum RegisterError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tls(#[from] TlsError),
+    Tls(#[from] HttpsError),
     #[error(
         "cannot reach the registry at {url}: {reason}; is it running (`make up`)? is --ca right?"
     )]
@@ -68,7 +68,11 @@ pub async fn run(config: &RegisterConfig) -> Result<Vec<Outcome>, RegisterError>
     if files.is_empty() {
         tracing::warn!(dir = %config.dir.display(), "no .avsc files; nothing to register");
     }
-    let client = tls::client(config.ca.as_deref())?;
+    let client = https::client(
+        config.ca.as_deref(),
+        Some(&config.identity),
+        std::time::Duration::from_secs(30),
+    )?;
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for (subject, path) in &files {
@@ -145,7 +149,6 @@ async fn register_one(
     };
     let response = client
         .post(&url)
-        .basic_auth(&config.user, Some(&config.password))
         .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
         .json(&body)
         .send()

@@ -47,6 +47,8 @@ pub enum RegistryError {
     NoSuchEndpoint,
     #[error("Unauthorized: {0}")]
     Unauthorized(String),
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
     #[error("Store error: {0}")]
     Store(#[from] StoreError),
 }
@@ -71,6 +73,7 @@ impl RegistryError {
             BadRequest(_) => (400, 400),
             NoSuchEndpoint => (404, 404),
             Unauthorized(_) => (401, 40101),
+            Forbidden(_) => (403, 40301),
             Store(_) => (500, 50001),
         }
     }

@@ -84,6 +84,7 @@ async fn serve_with<S: Store>(
     let tls = RustlsConfig::from_config(Arc::new(tls::server_config(
         &config.tls_cert,
         &config.tls_key,
+        &config.client_ca,
     )?));
 
     // Metrics on their own plain-HTTP port, stopped by the same token.
@@ -94,7 +95,7 @@ async fn serve_with<S: Store>(
 
     let state = Arc::new(AppState {
         registry: Registry::new(store, metrics.clone()),
-        users: config.users.clone(),
+        policy: config.policy.clone(),
         metrics,
     });
     let app = api::router(state);
@@ -111,11 +112,13 @@ async fn serve_with<S: Store>(
         source,
     })?;
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, tls)
+    // Each connection's requests carry the caller its client certificate names.
+    let server = axum_server::from_tcp(listener)
         .map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
         })?
+        .acceptor(tls::IdentifyingAcceptor::new(tls))
         .handle(handle.clone());
 
     // On SIGTERM/SIGINT: stop accepting, give in-flight requests the grace period. Each
@@ -134,7 +137,7 @@ async fn serve_with<S: Store>(
 
     let serving = tokio::spawn(server.serve(app.into_make_service()));
     if handle.listening().await.is_some() {
-        tracing::info!(addr = %api_addr, users = config.users.len(), "serving the schema registry over HTTPS");
+        tracing::info!(addr = %api_addr, "serving the schema registry over HTTPS (client certificates required)");
         if let Some(ready) = ready {
             let _ = ready.send(Bound {
                 api: api_addr,

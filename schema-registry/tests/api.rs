@@ -3,16 +3,31 @@
 // Test helpers outside #[test] fns; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
+use vygoda_common::acl::AclTable;
 use vygoda_schema_registry::api::{router, AppState};
-use vygoda_schema_registry::auth::Users;
+use vygoda_schema_registry::auth::{Caller, Policy};
 use vygoda_schema_registry::metrics::Metrics;
 use vygoda_schema_registry::registry::Registry;
 use vygoda_schema_registry::store::MemoryStore;
+
+const PRINCIPAL_HEADER: &str = "x-test-principal";
+
+/// Who may do what in these tests: the shape of kafka/acls.toml.
+const TABLE: &str = r#"
+[principals.admin]
+about = "administers"
+super_user = true
+[principals.shop-api]
+about = "writes products"
+grants = [{ cluster = "prod", topic = "products", ops = ["Write", "Describe"] }]
+[principals.operator]
+about = "reads"
+grants = [{ cluster = "*", topic = "*", ops = ["Read", "Describe"] }]
+"#;
 
 struct Api {
     base: String,
@@ -23,12 +38,27 @@ async fn start() -> Api {
     let metrics = Metrics::unregistered();
     let state = Arc::new(AppState {
         registry: Registry::new(MemoryStore::new(), metrics.clone()),
-        users: Users::new(HashMap::from([("admin".to_owned(), "pw".to_owned())])),
+        policy: Policy::new(AclTable::parse(TABLE).unwrap(), false),
         metrics,
     });
+    // In production the TLS acceptor names the caller from its client certificate; over plain
+    // HTTP this test stands in for it with a header.
+    let app = router(state).layer(axum::middleware::from_fn(
+        |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+            let who = request
+                .headers()
+                .get(PRINCIPAL_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let Some(who) = who {
+                request.extensions_mut().insert(Caller::Principal(who));
+            }
+            next.run(request).await
+        },
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Api {
         base: format!("http://{addr}"),
         client: Client::new(),
@@ -41,11 +71,11 @@ impl Api {
         method: Method,
         path: &str,
         body: Option<Value>,
-        auth: bool,
+        who: Option<&str>,
     ) -> (StatusCode, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if auth {
-            request = request.basic_auth("admin", Some("pw"));
+        if let Some(who) = who {
+            request = request.header(PRINCIPAL_HEADER, who);
         }
         if let Some(body) = body {
             request = request
@@ -70,11 +100,11 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None, false).await
+        self.call(Method::GET, path, None, Some("operator")).await
     }
 
     async fn write(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call(method, path, body, true).await
+        self.call(method, path, body, Some("admin")).await
     }
 
     async fn register(&self, subject: &str, schema: &str) -> (StatusCode, Value) {
@@ -163,7 +193,7 @@ async fn register_is_idempotent_and_ids_are_global() {
             Method::POST,
             "/subjects/orders-value",
             Some(json!({"schema": pretty})),
-            false,
+            Some("operator"),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -176,7 +206,7 @@ async fn register_is_idempotent_and_ids_are_global() {
             Method::POST,
             "/subjects/orders-value",
             Some(json!({"schema": BREAKING})),
-            false,
+            Some("operator"),
         )
         .await;
     assert_eq!(
@@ -204,9 +234,14 @@ async fn incompatible_schemas_are_refused_with_the_field_named() {
     let check = |path: &'static str, schema: &'static str| {
         let api = &api;
         async move {
-            api.call(Method::POST, path, Some(json!({"schema": schema})), false)
-                .await
-                .1
+            api.call(
+                Method::POST,
+                path,
+                Some(json!({"schema": schema})),
+                Some("operator"),
+            )
+            .await
+            .1
         }
     };
     assert_eq!(
@@ -396,41 +431,70 @@ async fn soft_then_hard_delete_like_confluent() {
 }
 
 #[tokio::test]
-async fn writes_need_a_principal_and_bad_credentials_are_refused() {
+async fn every_call_needs_an_identity_and_changes_need_the_right_one() {
     let api = start().await;
     let body = Some(json!({"schema": V1}));
-    for (method, path) in [
+    let changes = [
         (Method::POST, "/subjects/a-value/versions"),
         (Method::PUT, "/config"),
         (Method::PUT, "/config/a-value"),
         (Method::DELETE, "/config/a-value"),
         (Method::DELETE, "/subjects/a-value"),
         (Method::DELETE, "/subjects/a-value/versions/1"),
-    ] {
-        let (status, answer) = api.call(method.clone(), path, body.clone(), false).await;
+    ];
+    // Nobody: refused everywhere, reads included.
+    for (method, path) in changes.iter().chain(&[(Method::GET, "/subjects")]) {
+        let (status, answer) = api.call(method.clone(), path, body.clone(), None).await;
         assert_eq!(
             (status, error_code(&answer)),
             (StatusCode::UNAUTHORIZED, 40101),
             "{method} {path}"
         );
     }
+    // A reader may read and check, and change nothing.
+    for (method, path) in &changes {
+        let (status, answer) = api
+            .call(method.clone(), path, body.clone(), Some("operator"))
+            .await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (StatusCode::FORBIDDEN, 40301),
+            "{method} {path}"
+        );
+    }
+    // A producer registers under its own topic's subjects only, and administers nothing.
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/subjects/products-value/versions",
+            body.clone(),
+            Some("shop-api"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (method, path) in [
+        (Method::POST, "/subjects/a-value/versions"),
+        (Method::DELETE, "/subjects/products-value"),
+        (Method::PUT, "/config/products-value"),
+    ] {
+        let (status, answer) = api
+            .call(method.clone(), path, body.clone(), Some("shop-api"))
+            .await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (StatusCode::FORBIDDEN, 40301),
+            "{method} {path}"
+        );
+        assert!(
+            answer["message"].as_str().unwrap().contains("shop-api"),
+            "{answer}"
+        );
+    }
     assert_eq!(
         api.get("/subjects").await.1,
-        json!([]),
-        "nothing was written"
+        json!(["products-value"]),
+        "nothing else was written"
     );
-    let response = api
-        .client
-        .get(format!("{}/subjects", api.base))
-        .basic_auth("admin", Some("wrong"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic"));
 }
 
 #[tokio::test]

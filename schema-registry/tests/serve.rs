@@ -1,96 +1,52 @@
-//! The real server spine (`serve::run`): HTTPS with a CA made here by openssl, the metrics port,
+//! The real server spine (`serve::run`): mutual TLS with certificates from the platform's own
+//! script, permissions from kafka/acls.toml, the metrics port,
 //! the `register` subcommand's logic, and graceful shutdown.
 
 // Test helpers outside #[test] fns; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-use vygoda_schema_registry::auth::Users;
+use vygoda_common::https::{self, Identity};
+use vygoda_schema_registry::auth::Policy;
 use vygoda_schema_registry::config::{Database, RegisterConfig, ServeConfig};
 use vygoda_schema_registry::register_dir::{self, RegisterError};
 use vygoda_schema_registry::serve::{self, Bound};
-use vygoda_schema_registry::tls;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The platform's own script: a CA and a certificate per name (CN = name) for 127.0.0.1 /
+/// localhost, usable as server and client.
+fn make_certs(dir: &Path, names: &[&str]) {
+    let output = Command::new("bash")
+        .arg(repo().join("kafka/make-certs.sh"))
+        .arg(dir)
+        .args(names)
         .output()
-        .expect("openssl runs");
+        .expect("bash runs");
     assert!(
-        status.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
+        output.status.success(),
+        "make-certs.sh: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
-/// A CA and a server certificate for 127.0.0.1 / localhost signed by it.
-fn make_certs(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=registry",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "ext",
-            "-out",
-            "server.pem",
-        ],
-    );
+fn identity(dir: &Path, name: &str) -> Identity {
+    Identity {
+        cert: dir.join(format!("{name}.pem")),
+        key: dir.join(format!("{name}.key")),
+    }
+}
+
+fn client(dir: &Path, who: Option<&Identity>) -> reqwest::Client {
+    https::client(Some(&dir.join("ca.pem")), who, Duration::from_secs(10)).unwrap()
 }
 
 struct Running {
@@ -102,9 +58,10 @@ struct Running {
 async fn start(dir: &Path) -> Running {
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        tls_cert: dir.join("server.pem"),
-        tls_key: dir.join("server.key"),
-        users: Users::new(HashMap::from([("admin".to_owned(), "pw".to_owned())])),
+        tls_cert: dir.join("registry.pem"),
+        tls_key: dir.join("registry.key"),
+        client_ca: dir.join("ca.pem"),
+        policy: Policy::load(&repo().join("kafka/acls.toml"), false).unwrap(),
         database: Database::Memory,
         db_connections: 1,
         metrics_addr: "127.0.0.1:0".parse().unwrap(),
@@ -125,8 +82,7 @@ fn register_config(dir: &Path, url: String, schemas: &Path) -> RegisterConfig {
         dir: schemas.to_owned(),
         url,
         ca: Some(dir.join("ca.pem")),
-        user: "admin".into(),
-        password: "pw".into(),
+        identity: identity(dir, "admin"),
         check_only: false,
     }
 }
@@ -134,12 +90,12 @@ fn register_config(dir: &Path, url: String, schemas: &Path) -> RegisterConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_registry_serves_registers_counts_and_stops() {
     let dir = tempfile::tempdir().unwrap();
-    make_certs(dir.path());
+    make_certs(dir.path(), &["registry", "admin", "shop-api"]);
     let server = start(dir.path()).await;
     let url = format!("https://localhost:{}", server.bound.api.port());
 
-    // Trusting the CA works, on the name and on the IP of the certificate.
-    let client = tls::client(Some(&dir.path().join("ca.pem"))).unwrap();
+    // A principal's certificate works, on the name and on the IP of the server certificate.
+    let client = client(dir.path(), Some(&identity(dir.path(), "admin")));
     let subjects: Value = client
         .get(format!("{url}/subjects"))
         .send()
@@ -163,6 +119,26 @@ async fn https_registry_serves_registers_counts_and_stops() {
     // A client that does not trust the CA, and plain HTTP, are refused.
     let stranger = reqwest::Client::builder().use_rustls_tls().build().unwrap();
     assert!(stranger
+        .get(format!("{url}/subjects"))
+        .send()
+        .await
+        .is_err());
+    // No certificate, or one from another CA: the handshake fails, nothing is answered.
+    let anonymous = self::client(dir.path(), None);
+    assert!(anonymous
+        .get(format!("{url}/subjects"))
+        .send()
+        .await
+        .is_err());
+    let foreign = tempfile::tempdir().unwrap();
+    make_certs(foreign.path(), &["admin"]);
+    let impostor = https::client(
+        Some(&dir.path().join("ca.pem")),
+        Some(&identity(foreign.path(), "admin")),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(impostor
         .get(format!("{url}/subjects"))
         .send()
         .await
@@ -218,22 +194,25 @@ async fn https_registry_serves_registers_counts_and_stops() {
         other => panic!("{other}"),
     }
     assert_eq!(error.exit_code(), vygoda_common::exit::FAILED);
-    // Wrong password: refused, not registered.
-    let wrong = RegisterConfig {
-        password: "nope".into(),
+    // A principal without Write on the subject's topic: refused, not registered.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(
+        other.join("bans-value.avsc"),
+        r#"{"type":"enum","name":"K","symbols":["A","B"]}"#,
+    )
+    .unwrap();
+    let shop = RegisterConfig {
+        dir: other,
+        identity: identity(dir.path(), "shop-api"),
         check_only: false,
         ..config.clone()
     };
-    std::fs::write(
-        schemas.join("products-value.avsc"),
-        v1.replace("\"P\"", "\"Q\""),
-    )
-    .unwrap();
-    assert!(register_dir::run(&wrong)
-        .await
-        .unwrap_err()
-        .to_string()
-        .contains("40101"));
+    let error = register_dir::run(&shop).await.unwrap_err().to_string();
+    assert!(
+        error.contains("40301") && error.contains("bans-value"),
+        "{error}"
+    );
 
     // Metrics: requests by route template and status, registrations, compatibility failures.
     let metrics = reqwest::get(format!("http://{}/metrics", server.bound.metrics))
@@ -249,7 +228,7 @@ async fn https_registry_serves_registers_counts_and_stops() {
         r#"vygoda_registry_registrations_total{outcome="existing"} 3"#,
         r#"vygoda_registry_compatibility_failures_total{outcome="register"} 1"#,
         r#"vygoda_registry_compatibility_failures_total{outcome="check"} 1"#,
-        "vygoda_registry_auth_failures_total 2",
+        "vygoda_registry_auth_failures_total 1",
     ] {
         assert!(
             metrics.contains(expected),
@@ -269,7 +248,7 @@ async fn https_registry_serves_registers_counts_and_stops() {
 #[tokio::test]
 async fn unreachable_registry_is_reported_as_unavailable() {
     let dir = tempfile::tempdir().unwrap();
-    make_certs(dir.path());
+    make_certs(dir.path(), &["admin"]);
     let schemas = dir.path().join("schemas");
     std::fs::create_dir(&schemas).unwrap();
     std::fs::write(schemas.join("x-value.avsc"), r#""string""#).unwrap();

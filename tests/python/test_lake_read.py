@@ -71,7 +71,8 @@ def topic():
     admin.create_topics([NewTopic(name, 3, 3)])[name].result()
     registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
                                      "ssl.ca.location": str(PLATFORM["schema_registry"]["ca"]),
-                                     "basic.auth.user.info": f"{ADMIN['username']}:{ADMIN['password']}"})
+                                     "ssl.certificate.location": ADMIN["cert"],
+                                     "ssl.key.location": ADMIN["key"]})
     serialize = AvroSerializer(registry, json.dumps(SCHEMA))
     ctx = SerializationContext(name, MessageField.VALUE)
     producer = Producer({**kafka("admin"), "enable.idempotence": True})

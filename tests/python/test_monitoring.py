@@ -220,6 +220,10 @@ def test_platform_targets_are_scraped_and_healthy(platform):
         controllers = prom_query(platform, "sum by (cluster) (kafka_controller_kafkacontroller_activecontrollercount)")
         if sorted(r["value"][1] for r in controllers) != ["1", "1"]:
             broken.append(f"active controllers per cluster: {controllers}")
+        # Consumer-group lag: the exporter is scraped and sees both clusters.
+        for cluster in platform["clusters"]:
+            if not prom_query(platform, f'vygoda_lag_exporter_cluster_up{{job="kafka-lag",cluster="{cluster}"}} == 1'):
+                broken.append(f"lag exporter cannot see {cluster}")
         for job, count in (("hdfs", 2), ("postgres", 1)):
             result = prom_query(platform, f'probe_success{{job="{job}"}} == 1')
             if len(result) != count:

@@ -80,8 +80,9 @@ def test_every_principal_has_complete_client_properties(platform):
         assert subject.strip().startswith(f"subject=CN={name},"), subject
         key = Path(props["ssl.key.location"])
         assert key.stat().st_mode & 0o077 == 0, f"{key} must be owner-only"
-        # The registry still authenticates with a password (HTTP basic over TLS).
-        assert len(principal["password"]) >= 24
+        # The registry knows the principal by the same certificate.
+        assert (principal["cert"], principal["key"]) == (str(cert), str(key))
+        assert "password" not in principal
 
 
 def test_platform_json_properties_work_for_a_plain_librdkafka_client(platform):

@@ -1,5 +1,6 @@
 """vygoda's schema registry driven by a real third-party client: confluent-kafka's
-SchemaRegistryClient, AvroSerializer and AvroDeserializer, over HTTPS with the platform CA.
+SchemaRegistryClient, AvroSerializer and AvroDeserializer, over mutual TLS: each client presents
+its principal's certificate from the platform CA, as on the brokers.
 
 Also decodes bytes that Rust code (the `schema_registry_converter` crate, via the crate's
 `encode_sample` example) wrote in the Confluent wire format, and the other way round.
@@ -48,11 +49,14 @@ V2 = {**V1, "fields": V1["fields"] + [{"name": "coupon", "type": ["null", "strin
 BREAKING = {**V1, "fields": V1["fields"] + [{"name": "shop_id", "type": "string"}]}
 
 
-def client(user=ADMIN["username"], password=ADMIN["password"], auth=True) -> SchemaRegistryClient:
-    """A fresh client (fresh caches), so every call below really reaches the server."""
+def client(principal: str | None = "admin") -> SchemaRegistryClient:
+    """A fresh client (fresh caches), so every call below really reaches the server; it presents
+    `principal`'s certificate (None: no certificate)."""
     conf = {"url": URL, "ssl.ca.location": CA}
-    if auth:
-        conf["basic.auth.user.info"] = f"{user}:{password}"
+    if principal:
+        who = PLATFORM["principals"][principal]
+        conf["ssl.certificate.location"] = who["cert"]
+        conf["ssl.key.location"] = who["key"]
     return SchemaRegistryClient(conf)
 
 
@@ -69,7 +73,7 @@ def test_register_is_idempotent_and_reads_back():
     schema_id = client().register_schema(s, avro(V1))
     # Another client, other formatting: same id, still one version.
     assert client().register_schema(s, avro(V1, pretty=True)) == schema_id
-    reader = client(auth=False)
+    reader = client("operator")
     assert json.loads(reader.get_schema(schema_id).schema_str) == V1
     assert s in reader.get_subjects()
     assert reader.get_versions(s) == [1]
@@ -108,7 +112,7 @@ def test_compatibility_checks_levels_and_refusal():
     assert "shop_id" in refused.value.error_message
     assert client().get_versions(s) == [1]
 
-    assert client(auth=False).get_compatibility() in (
+    assert client("operator").get_compatibility() in (
         "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE")
     writer.set_compatibility(s, "FULL")
     assert client().get_compatibility(s) == "FULL"
@@ -141,20 +145,36 @@ def test_soft_then_permanent_delete():
     assert json.loads(client().get_schema(first).schema_str) == V1
 
 
-def test_writes_without_or_with_wrong_credentials_are_refused():
+def test_callers_are_their_certificates_and_may_do_what_the_acl_table_grants():
     s = subject()
-    with pytest.raises(SchemaRegistryError) as anonymous:
-        client(auth=False).register_schema(s, avro(V1))
-    assert (anonymous.value.http_status_code, anonymous.value.error_code) == (401, 40101)
-    with pytest.raises(SchemaRegistryError) as wrong:
-        client(password="not-the-password").register_schema(s, avro(V1))
-    assert wrong.value.http_status_code == 401
-    with pytest.raises(SchemaRegistryError):
-        client(auth=False).set_compatibility(s, "NONE")
-    assert s not in client().get_subjects(deleted=True)
-    # Any principal of kafka/acls.toml may write, not only admin.
-    shop = PLATFORM["principals"]["shop-api"]
-    assert client(shop["username"], shop["password"]).register_schema(s, avro(V1)) > 0
+    # No certificate: the TLS handshake fails, nothing is answered.
+    with pytest.raises(Exception) as anonymous:
+        client(None).get_subjects()
+    assert not isinstance(anonymous.value, SchemaRegistryError), anonymous.value
+    assert "certificate" in str(anonymous.value).lower() or "handshake" in str(anonymous.value).lower() \
+        or "ssl" in str(anonymous.value).lower(), anonymous.value
+    # shop-api registers under the topics it may write (here the local test namespace), not
+    # under another service's topic, and administers nothing.
+    shop = client("shop-api")
+    assert shop.register_schema(s, avro(V1)) > 0
+    with pytest.raises(SchemaRegistryError) as foreign_topic:
+        shop.register_schema("client-events-value", avro(V1))
+    assert (foreign_topic.value.http_status_code, foreign_topic.value.error_code) == (403, 40301)
+    assert "shop-api" in foreign_topic.value.error_message
+    for change in (lambda c: c.set_compatibility(s, "NONE"), lambda c: c.delete_subject(s)):
+        with pytest.raises(SchemaRegistryError) as refused:
+            change(shop)
+        assert refused.value.http_status_code == 403
+    # operator reads everything and changes nothing.
+    reader = client("operator")
+    assert s in reader.get_subjects()
+    with pytest.raises(SchemaRegistryError) as read_only:
+        reader.set_compatibility(s, "NONE")
+    assert read_only.value.http_status_code == 403
+    assert client().get_versions(s) == [1]
+    with pytest.raises(SchemaRegistryError) as unset:
+        client().get_compatibility(s)
+    assert unset.value.error_code == 40408, "no level was set on the subject"
 
 
 def test_avro_serializer_and_deserializer_round_trip():
@@ -166,18 +186,15 @@ def test_avro_serializer_and_deserializer_round_trip():
     magic, schema_id = struct.unpack(">bI", payload[:5])
     assert magic == 0
     assert client().lookup_schema(f"{topic}-value", avro(V2)).schema_id == schema_id
-    decoded = AvroDeserializer(client(auth=False))(payload, ctx)
+    decoded = AvroDeserializer(client("operator"))(payload, ctx)
     assert decoded["order_id"] == "o-1" and decoded["amount_cents"] == 129_900 and decoded["coupon"] == "SALE"
     assert int(decoded["placed_at"].timestamp() * 1000) == record["placed_at"]
 
 
 def run_sample(*args: str) -> str:
     """The Rust example (schema_registry_converter) against the platform registry."""
-    secrets = REPO / ".vygoda" / "secrets"
-    password_file = secrets / ADMIN["username"]
     command = [str(built("examples", "encode_sample")),
-               args[0], "--url", URL, "--ca", CA, "--user", ADMIN["username"],
-               "--password-file", str(password_file), *args[1:]]
+               args[0], "--url", URL, "--ca", CA, "--cert", ADMIN["cert"], "--key", ADMIN["key"], *args[1:]]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
@@ -192,7 +209,7 @@ def test_bytes_written_by_rust_decode_in_python_and_back(tmp_path):
     (schema_id,) = struct.unpack(">I", payload[1:5])
     assert client().get_latest_version(s).schema_id == schema_id
     topic = s.removesuffix("-value")
-    decoded = AvroDeserializer(client(auth=False))(payload, SerializationContext(topic, MessageField.VALUE))
+    decoded = AvroDeserializer(client("operator"))(payload, SerializationContext(topic, MessageField.VALUE))
     assert decoded == written
 
     # Python writes with the same subject; Rust decodes it.

@@ -57,7 +57,8 @@ impl FakePlatform {
                 ]);
                 let p = Principal {
                     username: name.clone(),
-                    password: "unused".into(),
+                    cert: "unused.pem".into(),
+                    key: "unused.key".into(),
                     kafka,
                 };
                 (name.clone(), p)
@@ -154,6 +155,13 @@ fn declared(p: &FakePlatform) -> BTreeMap<String, Vec<Access>> {
     let publisher =
         vygoda_jobs::publisher::Config::from_args(&publisher).expect("publisher config");
     all.extend(vygoda_jobs::publisher::declared_access(&publisher));
+
+    let lag =
+        vygoda_lag_exporter::config::Args::try_parse_from(["lag-exporter", "--platform", p.arg()])
+            .expect("lag-exporter flags")
+            .into_config()
+            .expect("lag-exporter config");
+    all.extend(vygoda_lag_exporter::declared_access(&lag));
 
     let mut by_principal: BTreeMap<String, Vec<Access>> = BTreeMap::new();
     for a in all {

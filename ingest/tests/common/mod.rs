@@ -186,8 +186,8 @@ pub fn decoder() -> Decoder {
     let args = RegistryArgs {
         registry_url: String::new(),
         registry_ca: String::new(),
-        registry_user: String::new(),
-        registry_password: String::new(),
+        registry_cert: String::new(),
+        registry_key: String::new(),
         registry_timeout_secs: 10,
     };
     let config = args

@@ -146,8 +146,7 @@ impl Config {
             registry: RegistryConfig {
                 url,
                 ca,
-                username: principal.map(|p| p.username.clone()),
-                password: principal.map(|p| p.password.clone()),
+                identity: principal.map(vygoda_common::platform::Principal::identity),
                 timeout: Duration::from_secs(15),
             },
             delivery_timeout: crate::config::parse_duration(&args.delivery_timeout)

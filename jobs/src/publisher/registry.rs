@@ -7,29 +7,30 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use vygoda_common::https::Identity;
+
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub url: String,
     /// PEM CA bundle that signed the registry's certificate.
     pub ca: Option<PathBuf>,
-    pub username: Option<String>,
-    pub password: Option<String>,
+    /// The publisher's certificate: the registry knows principals by it.
+    pub identity: Option<Identity>,
     pub timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("cannot read the registry CA {path}: {source}; check --registry-ca")]
-    Ca {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("registry client set-up failed: {0}")]
-    Client(String),
+    Client(#[from] vygoda_common::https::HttpsError),
     #[error("cannot reach the schema registry at {url}: {message}; is it up (`make up`)?")]
     Unreachable { url: String, message: String },
-    #[error("the registry refused the credentials for subject `{subject}` ({status}); check the principal's password")]
-    Auth { subject: String, status: u16 },
+    #[error("the registry refused the publisher for subject `{subject}` ({status}): {body}; check its certificate and its Write grant on the topic in kafka/acls.toml")]
+    Auth {
+        subject: String,
+        status: u16,
+        body: String,
+    },
     #[error("the registry rejected the schema for `{subject}` as incompatible: {body}; evolve kafka/schemas/recommendations-value.avsc compatibly")]
     Incompatible { subject: String, body: String },
     #[error("the registry answered {status} for `{subject}`: {body}")]
@@ -57,34 +58,20 @@ pub async fn schema_id(
     subject: &str,
     schema: &str,
 ) -> Result<u32, RegistryError> {
-    let mut builder = reqwest::Client::builder().timeout(cfg.timeout);
-    if let Some(path) = &cfg.ca {
-        let pem = std::fs::read(path).map_err(|source| RegistryError::Ca {
-            path: path.clone(),
-            source,
-        })?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| RegistryError::Client(e.to_string()))?;
-        builder = builder.add_root_certificate(cert);
-    }
-    let client = builder
-        .build()
-        .map_err(|e| RegistryError::Client(e.to_string()))?;
+    let client =
+        vygoda_common::https::client(cfg.ca.as_deref(), cfg.identity.as_ref(), cfg.timeout)?;
     let url = format!(
         "{}/subjects/{}/versions",
         cfg.url.trim_end_matches('/'),
         encode_path_segment(subject)
     );
-    let mut req = client
+    let req = client
         .post(&url)
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/vnd.schemaregistry.v1+json",
         )
         .json(&serde_json::json!({ "schema": schema }));
-    if let Some(user) = &cfg.username {
-        req = req.basic_auth(user, cfg.password.as_ref());
-    }
     let resp = req.send().await.map_err(|e| RegistryError::Unreachable {
         url: url.clone(),
         message: e.to_string(),
@@ -111,6 +98,7 @@ pub async fn schema_id(
         401 | 403 => Err(RegistryError::Auth {
             subject: subject.to_owned(),
             status,
+            body,
         }),
         409 => Err(RegistryError::Incompatible {
             subject: subject.to_owned(),
@@ -142,8 +130,7 @@ mod tests {
         let cfg = RegistryConfig {
             url: "http://127.0.0.1:1".into(),
             ca: None,
-            username: None,
-            password: None,
+            identity: None,
             timeout: Duration::from_secs(2),
         };
         let e = schema_id(&cfg, "s", "\"string\"").await.unwrap_err();

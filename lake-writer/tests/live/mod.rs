@@ -25,15 +25,15 @@ pub fn hdfs(url: &str) -> Retrying<HdfsStorage> {
 /// Register SCHEMA under `<topic>-value` with the registry's REST API; returns its id.
 pub async fn register(tp: &TestPlatform, topic: &str) -> u32 {
     let reg = &tp.platform.schema_registry;
-    let ca = std::fs::read(&reg.ca).expect("registry CA");
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA pem"))
-        .build()
-        .expect("http client");
     let who = tp.platform.principal("lake-writer").expect("principal");
+    let client = vygoda_common::https::client(
+        Some(&reg.ca),
+        Some(&who.identity()),
+        Duration::from_secs(10),
+    )
+    .expect("https client");
     let resp: serde_json::Value = client
         .post(format!("{}/subjects/{topic}-value/versions", reg.url))
-        .basic_auth(&who.username, Some(&who.password))
         .header("Content-Type", "application/vnd.schemaregistry.v1+json")
         .json(&serde_json::json!({ "schema": SCHEMA }))
         .send()
