@@ -31,9 +31,10 @@ services: ## start vygoda's services (ban filter, mirror, lake writer, jobs sche
 # dashboard tests find data from every service and a finished jobs run.
 test: up lint test-rust test-python ## every test (starts the platform if needed)
 
-lint: ## formatting and clippy, warnings are errors
+lint: ## formatting and clippy (warnings are errors), ruff on the Python (ruff.toml)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(VENV) -m ruff check .
 
 test-rust:
 	cargo test --workspace --no-fail-fast

@@ -38,7 +38,8 @@ def parse_args(argv):
     ap.add_argument("--ban-id", action="append", default=[], help="banned product id")
     ap.add_argument("--ban-brand", action="append", default=[], help="banned brand")
     ap.add_argument("--ban-word", action="append", default=[], help="banned word")
-    ap.add_argument("--schema", default=str(Path(__file__).resolve().parent.parent / "kafka/schemas/products-value.avsc"),
+    ap.add_argument("--schema",
+                    default=str(Path(__file__).resolve().parent.parent / "kafka/schemas/products-value.avsc"),
                     help="products schema (writer schema of the input)")
     return ap.parse_known_args(argv)
 
@@ -83,7 +84,7 @@ def banned(p: dict) -> bool:
 
 @app.agent(products)
 async def filter_products(stream):
-    async for key, value in stream.items():
+    async for _key, value in stream.items():
         if not value or value[0] != 0:
             continue
         product = fastavro.schemaless_reader(io.BytesIO(value[5:]), schema, schema)

@@ -10,15 +10,14 @@ brands and words are banned in the demo and which products carry them.
 import argparse
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from catalogue_words import (BANNED_BRANDS, BANNED_WORD_PHRASES, CATEGORIES, COLOURS,
-                             CURRENCIES, OPENERS, CLOSERS)
+from catalogue_words import BANNED_BRANDS, BANNED_WORD_PHRASES, CATEGORIES, CLOSERS, COLOURS, CURRENCIES, OPENERS
 
 HERE = Path(__file__).resolve().parent
 STORES = [f"store-{n:03d}" for n in range(1, 51)]
-EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 SCENARIO_IDS = ("123", "234")
 
 

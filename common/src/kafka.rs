@@ -120,9 +120,41 @@ pub fn client_config(props: &BTreeMap<String, String>, extra: &[(&str, &str)]) -
     cfg
 }
 
+/// Set the properties a delivery guarantee rests on, after the operator's pass-through map, so
+/// `-X` cannot weaken them by accident. An override that tried is ignored with a warning naming
+/// the property and `why` it is kept.
+pub fn enforce(
+    mut cfg: ClientConfig,
+    given: &BTreeMap<String, String>,
+    guarantees: &[(&str, &str)],
+    why: &'static str,
+) -> ClientConfig {
+    for (key, value) in guarantees {
+        if given.get(*key).is_some_and(|v| v != value) {
+            tracing::warn!(property = key, kept = value, why, "ignoring a -X override");
+        }
+        cfg.set(*key, *value);
+    }
+    cfg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guarantees_win_over_the_pass_through_map_and_the_rest_is_kept() {
+        let given = parse_props(&["acks=1".to_owned(), "linger.ms=50".to_owned()]).unwrap();
+        let cfg = enforce(
+            client_config(&given, &[("acks", "all")]),
+            &given,
+            &[("acks", "all"), ("enable.idempotence", "true")],
+            "test",
+        );
+        assert_eq!(cfg.get("acks"), Some("all"));
+        assert_eq!(cfg.get("enable.idempotence"), Some("true"));
+        assert_eq!(cfg.get("linger.ms"), Some("50"));
+    }
 
     #[test]
     fn parses_pass_through_properties() {

@@ -9,7 +9,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
-use vygoda_common::kafka::client_config;
+use vygoda_common::kafka::{client_config, enforce};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaIoError {
@@ -32,21 +32,33 @@ pub enum KafkaIoError {
     Join(String),
 }
 
-/// A producer that never loses or reorders an acknowledged record: acks=all and idempotence
-/// (retries cannot duplicate or reorder), murmur2 partitioning like the Java client, so the same
-/// key lands on the same partition whoever writes it.
+/// What every producer of this crate rests on, applied after the `-X` pass-through: acks=all (an
+/// acknowledged record survives a leader change) and idempotence (retries cannot duplicate or
+/// reorder). The ban filter's at-least-once-without-duplicates argument needs both.
+pub(crate) const GUARANTEES: [(&str, &str); 2] = [("acks", "all"), ("enable.idempotence", "true")];
+
+/// Producer settings: murmur2 partitioning like the Java client (the same key lands on the same
+/// partition whoever writes it), `extra` and the pass-through map, then [`GUARANTEES`].
+pub(crate) fn producer_config(
+    props: &BTreeMap<String, String>,
+    extra: &[(&str, &str)],
+) -> rdkafka::ClientConfig {
+    let mut settings = vec![("partitioner", "murmur2_random"), ("linger.ms", "5")];
+    settings.extend_from_slice(extra);
+    enforce(
+        client_config(props, &settings),
+        props,
+        &GUARANTEES,
+        "acknowledged records must survive leader changes and retries must not duplicate",
+    )
+}
+
+/// A producer that never loses or reorders an acknowledged record ([`producer_config`]).
 pub fn producer(
     props: &BTreeMap<String, String>,
     extra: &[(&str, &str)],
 ) -> Result<FutureProducer, KafkaIoError> {
-    let mut settings = vec![
-        ("acks", "all"),
-        ("enable.idempotence", "true"),
-        ("partitioner", "murmur2_random"),
-        ("linger.ms", "5"),
-    ];
-    settings.extend_from_slice(extra);
-    client_config(props, &settings)
+    producer_config(props, extra)
         .create()
         .map_err(KafkaIoError::Client)
 }
@@ -368,5 +380,25 @@ impl<'p> Sender<'p> {
     /// Wait for every queued record's outcome.
     pub async fn finish(&mut self) {
         while self.settle_one().await {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_through_map_cannot_weaken_the_producers_guarantees() {
+        let props = vygoda_common::kafka::parse_props(&[
+            "acks=0".to_owned(),
+            "enable.idempotence=false".to_owned(),
+            "compression.type=zstd".to_owned(),
+        ])
+        .unwrap();
+        let cfg = producer_config(&props, &[("linger.ms", "2")]);
+        assert_eq!(cfg.get("acks"), Some("all"));
+        assert_eq!(cfg.get("enable.idempotence"), Some("true"));
+        assert_eq!(cfg.get("compression.type"), Some("zstd"));
+        assert_eq!(cfg.get("linger.ms"), Some("2"));
     }
 }

@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
-use vygoda_common::kafka::client_config;
+use vygoda_common::kafka::{client_config, enforce};
 
 use crate::header::{SourcePosition, SOURCE_HEADER};
 use crate::metrics::{InFlight, Metrics};
@@ -79,18 +79,13 @@ impl Deliveries {
     }
 }
 
-fn with_guarantees(mut cfg: ClientConfig, config: &Config) -> ClientConfig {
-    for (k, v) in GUARANTEES {
-        if config.destination.get(k).is_some_and(|given| given != v) {
-            tracing::warn!(
-                property = k,
-                kept = v,
-                "ignoring -X override: exactly-once needs it"
-            );
-        }
-        cfg.set(k, v);
-    }
-    cfg
+fn with_guarantees(cfg: ClientConfig, config: &Config) -> ClientConfig {
+    enforce(
+        cfg,
+        &config.destination,
+        &GUARANTEES,
+        "the mirror copies exactly once only with it",
+    )
 }
 
 /// Copy from every slot's resume offset until `stop`, then flush.

@@ -22,8 +22,7 @@ def wanted(cluster: str) -> set:
 
 
 def _binding(t: tuple):
-    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
-                                       ResourceType)
+    from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
 
     principal, rtype, name, ptype, op = t
     return AclBinding(ResourceType[rtype], name, ResourcePatternType[ptype], principal, "*",
@@ -32,8 +31,13 @@ def _binding(t: tuple):
 
 def present(cluster: str, admin=None) -> set:
     """Every ACL binding the cluster holds, in the same tuple form (host `*`, ALLOW only)."""
-    from confluent_kafka.admin import (AclBindingFilter, AclOperation, AclPermissionType,
-                                       ResourcePatternType, ResourceType)
+    from confluent_kafka.admin import (
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
 
     admin = admin or kafka.admin_client(cluster)
     everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,

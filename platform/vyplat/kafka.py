@@ -183,7 +183,7 @@ def start(cluster: str) -> None:
     todo = [n for n in range(1, BROKERS_PER_CLUSTER + 1) if not procs.running(proc_name(cluster, n))]
     # Formatting starts a JVM per node: in parallel on first `up`.
     with ThreadPoolExecutor(max_workers=BROKERS_PER_CLUSTER) as pool:
-        argvs = dict(zip(todo, pool.map(lambda n: _prepare(cluster, n), todo)))
+        argvs = dict(zip(todo, pool.map(lambda n: _prepare(cluster, n), todo), strict=True))
     for n, argv in argvs.items():
         procs.start(proc_name(cluster, n), argv, restart_on_change=False)
 

@@ -3,13 +3,14 @@ map them, so the parts add up) and RSS per process started by `up`, and PostgreS
 summed (its workers share one large buffer pool, which RSS would count once per worker)."""
 import os
 import re
+from pathlib import Path
 
 from . import paths
 
 
 def _rollup(pid: str) -> tuple:
     try:
-        text = open(f"/proc/{pid}/smaps_rollup").read()
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return 0, 0
     pss = re.search(r"^Pss:\s+(\d+)", text, re.M)
@@ -27,7 +28,7 @@ def show() -> None:
     pg_pss = pg_n = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            comm = open(f"/proc/{pid}/comm").read().strip()
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
         if comm.startswith("postgres"):

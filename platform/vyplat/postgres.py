@@ -1,5 +1,5 @@
-"""vygoda's own PostgreSQL instance: the schema registry and the jobs driver's run history. A private instance under .vygoda/, so the machine's
-own PostgreSQL (if any) is untouched."""
+"""vygoda's own PostgreSQL instance: the schema registry and the jobs driver's run history. A
+private instance under .vygoda/, so the machine's own PostgreSQL (if any) is untouched."""
 import glob
 import os
 import pwd

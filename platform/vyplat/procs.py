@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from .paths import LOGS, RUN
 
@@ -36,7 +36,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-def running(name: str) -> Optional[int]:
+def running(name: str) -> int | None:
     try:
         pid = int(pid_file(name).read_text().strip())
     except (OSError, ValueError):
@@ -44,7 +44,7 @@ def running(name: str) -> Optional[int]:
     return pid if alive(pid) else None
 
 
-def start(name: str, argv: list, cwd: Optional[Path] = None, env: Optional[dict] = None,
+def start(name: str, argv: list, cwd: Path | None = None, env: dict | None = None,
           restart_on_change: bool = True) -> int:
     """Start `argv` detached (own session, so Ctrl-C in a terminal does not take it down).
 
@@ -60,18 +60,19 @@ def start(name: str, argv: list, cwd: Optional[Path] = None, env: Optional[dict]
             return pid
         print(f"[up] restarting {name}: its command line changed", flush=True)
         stop(name)
-    log = open(LOGS / f"{name}.log", "ab")
-    log.write(f"\n=== start {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(map(str, argv))}\n".encode())
-    log.flush()
-    proc = subprocess.Popen(
-        [str(a) for a in argv],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
+    # The child inherits the log's descriptor; ours is closed once it is started.
+    with open(LOGS / f"{name}.log", "ab") as log:
+        log.write(f"\n=== start {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(map(str, argv))}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            [str(a) for a in argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
     pid_file(name).write_text(str(proc.pid))
     record.write_text(command)
     return proc.pid
@@ -93,7 +94,7 @@ def stop(name: str, grace: float = 20.0) -> bool:
     return True
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Optional[str] = None) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float, log: str | None = None) -> None:
     """Poll `check` until it is true or `timeout` passes."""
     deadline = time.monotonic() + timeout
     last_error = None

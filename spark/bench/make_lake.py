@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-UTC = timezone.utc
 META = [
     ("_topic", pa.string()), ("_partition", pa.int32()), ("_offset", pa.int64()),
     ("_timestamp", pa.timestamp("ms", tz="UTC")), ("_key", pa.string()), ("_tombstone", pa.bool_()),
@@ -83,7 +82,8 @@ def main() -> None:
     prefs = rng.integers(0, a.categories, (a.users, 2))
     users = rng.integers(0, a.users, a.events)
     from_pref = rng.random(a.events) < 0.8
-    chosen_cat = np.where(from_pref, prefs[users, rng.integers(0, 2, a.events)], rng.integers(0, a.categories, a.events))
+    chosen_cat = np.where(from_pref, prefs[users, rng.integers(0, 2, a.events)],
+                          rng.integers(0, a.categories, a.events))
     prod = np.empty(a.events, dtype=np.int64)
     for c in range(a.categories):
         idx = np.flatnonzero(chosen_cat == c)
@@ -102,7 +102,8 @@ def main() -> None:
         table = pa.table({
             "_topic": ["client-events"] * k, "_partition": pa.array([0] * k, pa.int32()),
             "_offset": pa.array(idx, pa.int64()),
-            "_timestamp": pa.array([t0 + timedelta(milliseconds=int(x)) for x in ts[idx]], pa.timestamp("ms", tz="UTC")),
+            "_timestamp": pa.array([t0 + timedelta(milliseconds=int(x)) for x in ts[idx]],
+                                   pa.timestamp("ms", tz="UTC")),
             "_key": [f"u{u}" for u in users[idx]], "_tombstone": [False] * k,
             "user_id": [f"u{u}" for u in users[idx]], "session_id": [f"s{u}" for u in users[idx]],
             "event_type": etype[idx].tolist(), "product_id": [pid[i] for i in prod[idx]],

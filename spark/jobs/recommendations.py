@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.ml.feature import StringIndexer
 from pyspark.ml.recommendation import ALS
@@ -286,7 +286,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         "run_id": args.run_id,
         "job": "recommendations",
         "output": out,
-        "completed_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "rows": written["rows"],
         "users": written["users"],
         "params": dict(vars(p)),

@@ -50,7 +50,7 @@ def render(sql: str, params: dict[str, str]) -> str:
     try:
         return string.Template(sql).substitute(params)
     except KeyError as e:
-        raise SystemExit(f"error: the SQL uses ${{{e.args[0]}}} but no --param {e.args[0]}=… was given")
+        raise SystemExit(f"error: the SQL uses ${{{e.args[0]}}} but no --param {e.args[0]}=… was given") from None
 
 
 def pairs(items: list[str], flag: str) -> dict[str, str]:

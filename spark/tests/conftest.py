@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,12 +24,13 @@ EVENT_SCHEMA = (
     "rating int, ts timestamp"
 )
 PRODUCT_SCHEMA = (
-    f"{META}, product_id string, name string, description string, tags array<string>, price struct<amount:decimal(12,2),currency:string>, "
+    f"{META}, product_id string, name string, description string, tags array<string>, "
+    "price struct<amount:decimal(12,2),currency:string>, "
     "category string, brand string, stock struct<available:int,reserved:int>, sku string, store_id string"
 )
 BAN_SCHEMA = f"{META}, kind string, value string, reason string, added_by string, added_at timestamp"
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +100,8 @@ class Lake:
     @staticmethod
     def event(user, event_type, product=None, minute=0, **extra):
         return {
-            "_key": user, "event_id": str(uuid.uuid4()), "user_id": user, "session_id": f"{user}-s", "event_type": event_type,
+            "_key": user, "event_id": str(uuid.uuid4()), "user_id": user, "session_id": f"{user}-s",
+            "event_type": event_type,
             "product_id": product, "ts": T0 + timedelta(minutes=minute), **extra,
         }
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 import evaluate
+import pytest
 from conftest import EVENT_SCHEMA, Lake
 
 

@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 
 import pytest
-
 import recommendations
 from conftest import BAN_SCHEMA, EVENT_SCHEMA, PRODUCT_SCHEMA, T0, Lake
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-import common
 import recommendations
 import run_sql
 from conftest import BAN_SCHEMA, EVENT_SCHEMA, PRODUCT_SCHEMA, SQL_DIR, T0, Lake
+
+import common
 
 
 def test_missing_event_type_fails_naming_the_column(spark, lake):

@@ -35,9 +35,9 @@ def granted(principal: str, cluster: str, kind: str, name: str, op: str) -> bool
         pattern = g.get(kind)
         if g["cluster"] not in ("*", cluster) or pattern is None:
             continue
-        if pattern == "*" or pattern == name or (pattern.endswith("*") and name.startswith(pattern[:-1])):
-            if implied & set(g["ops"]):
-                return True
+        matches = pattern == "*" or pattern == name or (pattern.endswith("*") and name.startswith(pattern[:-1]))
+        if matches and implied & set(g["ops"]):
+            return True
     return False
 
 
@@ -119,9 +119,9 @@ def probe_topics(cluster: str, principal: str, topics: list) -> dict:
             raise AssertionError(f"validate-only create of existing {t} succeeded")
 
     for t in topics:
-        seen[(t, "Describe")] = outcome(lambda: describe(t))
-        seen[(t, "DescribeConfigs")] = outcome(lambda: describe_configs(t))
-        seen[(t, "Create")] = outcome(lambda: create(t))
+        seen[(t, "Describe")] = outcome(lambda t=t: describe(t))
+        seen[(t, "DescribeConfigs")] = outcome(lambda t=t: describe_configs(t))
+        seen[(t, "Create")] = outcome(lambda t=t: create(t))
 
     # Write: a 2 MB record to topics that take 1 MB: authorized → MSG_SIZE_TOO_LARGE, nothing stored.
     results = {}
@@ -179,7 +179,7 @@ def probe_read(cluster: str, principal: str, topic: str) -> bool:
 def probe_reads(cluster: str, principal: str, topics: list) -> dict:
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = pool.map(lambda t: probe_read(cluster, principal, t), topics)
-        return {(t, "Read"): a for t, a in zip(topics, answers)}
+        return {(t, "Read"): a for t, a in zip(topics, answers, strict=True)}
 
 
 def probe_groups(cluster: str, principal: str, names: list) -> dict:

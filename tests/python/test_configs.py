@@ -123,7 +123,8 @@ def jar_globs():
 
 def test_server_jars_cover_hadoop_and_exclude_jersey2_and_spark():
     globs = jar_globs()
-    for needed in ("hadoop-common-2.7.3.jar", "hadoop-hdfs-2.7.3.jar", "hadoop-auth-2.7.3.jar", "hadoop-annotations-2.7.3.jar"):
+    for needed in ("hadoop-common-2.7.3.jar", "hadoop-hdfs-2.7.3.jar", "hadoop-auth-2.7.3.jar",
+                   "hadoop-annotations-2.7.3.jar"):
         assert any(fnmatch.fnmatch(needed, g) for g in globs), f"no glob matches {needed}"
     # Names present in pyspark 2.4.8's deps/jars that must not reach the daemon classpath.
     for banned in ("jersey-server-2.22.2.jar", "jersey-common-2.22.2.jar", "javax.ws.rs-api-2.0.1.jar",
@@ -132,8 +133,10 @@ def test_server_jars_cover_hadoop_and_exclude_jersey2_and_spark():
 
 
 def test_jersey1_jars_are_debian_paths():
-    lines = [l for l in (HADOOP / "local" / "jersey-jars.txt").read_text().splitlines() if l and not l.startswith("#")]
-    assert {Path(l).name for l in lines} == {"jersey1-core.jar", "jersey1-server.jar", "jersey1-servlet.jar", "jsr311-api.jar"}
+    text = (HADOOP / "local" / "jersey-jars.txt").read_text()
+    jars = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert {Path(jar).name for jar in jars} == {"jersey1-core.jar", "jersey1-server.jar", "jersey1-servlet.jar",
+                                                "jsr311-api.jar"}
 
 
 # --------------------------------------------------------------------------- Hadoop, production
@@ -256,7 +259,8 @@ def test_local_scrape_targets_match_platform_addresses():
 
 def test_prod_target_files_are_valid_file_sd():
     files = sorted((MONITORING / "prometheus" / "prod-targets").glob("*.json"))
-    referenced = set(re.findall(r"/etc/prometheus/targets/([\w-]+\.json)", (MONITORING / "prometheus" / "prometheus.prod.yml").read_text()))
+    prod = (MONITORING / "prometheus" / "prometheus.prod.yml").read_text()
+    referenced = set(re.findall(r"/etc/prometheus/targets/([\w-]+\.json)", prod))
     assert referenced <= {p.name for p in files}, f"examples missing for {referenced - {p.name for p in files}}"
     for path in files:
         groups = json.loads(path.read_text())

@@ -28,12 +28,13 @@ if not PLATFORM_FILE.exists():
 import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 import requests  # noqa: E402
-from workspace import built  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
 from confluent_kafka.schema_registry.avro import AvroSerializer  # noqa: E402
 from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
+
+from workspace import built  # noqa: E402
 
 PLATFORM = json.loads(PLATFORM_FILE.read_text())
 ADMIN = PLATFORM["principals"]["admin"]
@@ -127,7 +128,7 @@ def lake(binary, topic, tmp_path_factory):
 def test_pyarrow_reads_every_record_exactly_once(lake, topic):
     name, delivered = topic
     table = ds.dataset(lake / name, format="parquet", partitioning="hive").to_table()
-    rows = list(zip(table["_partition"].to_pylist(), table["_offset"].to_pylist()))
+    rows = list(zip(table["_partition"].to_pylist(), table["_offset"].to_pylist(), strict=True))
     assert len(rows) == len(set(rows)), "duplicates"
     expected = {k for k, kind in delivered.items() if kind != "bad"}
     assert set(rows) == expected

@@ -104,7 +104,8 @@ def test_prod_prometheus_config_is_valid(tmp_path):
         shutil.copy(target, tmp_path / "targets")
     (tmp_path / "tls" / "ca.pem").write_text("")
     config = tmp_path / "prometheus.yml"
-    config.write_text((MONITORING / "prometheus" / "prometheus.prod.yml").read_text().replace("/etc/prometheus", str(tmp_path)))
+    prod = (MONITORING / "prometheus" / "prometheus.prod.yml").read_text()
+    config.write_text(prod.replace("/etc/prometheus", str(tmp_path)))
     run([tool("promtool"), "check", "config", str(config)])
 
 
@@ -298,7 +299,8 @@ def test_dead_broker_fires_kafka_broker_down(platform):
         assert alert["labels"]["severity"] == "critical"
         assert alert["status"]["state"] == "active", alert["status"]
         # Only the killed broker is reported; the cluster is not declared down.
-        others = [a["labels"]["broker"] for a in active_alerts(platform, "KafkaBrokerDown") if a["labels"].get("cluster") == "prod"]
+        others = [a["labels"]["broker"] for a in active_alerts(platform, "KafkaBrokerDown")
+                  if a["labels"].get("cluster") == "prod"]
         assert others == [broker]
         assert not [a for a in active_alerts(platform, "KafkaClusterDown") if a["labels"].get("cluster") == "prod"]
     finally:

@@ -4,7 +4,6 @@ Run with the project venv: `.vygoda/venv/bin/python -m pytest tests/python/test_
 Nothing here is skipped when the platform is down: these tests are how we know it is up.
 """
 import json
-import os
 import stat
 import subprocess
 import sys
