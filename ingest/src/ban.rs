@@ -6,7 +6,7 @@
 use apache_avro::types::Value;
 
 use crate::avro::{self, AvroShapeError, Fields};
-use crate::matcher;
+use crate::text;
 
 /// What a ban matches against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -93,10 +93,10 @@ pub fn normalise(kind: BanKind, raw: &str) -> Result<String, BanValueError> {
             }
             Ok(trimmed.to_owned())
         }
-        BanKind::Brand => Ok(matcher::normalise_brand(trimmed)),
+        BanKind::Brand => Ok(text::normalise_brand(trimmed)),
         BanKind::Word => {
-            let text = matcher::normalise_text(trimmed);
-            let words: Vec<&str> = matcher::words(&text).collect();
+            let text = text::normalise_text(trimmed);
+            let words: Vec<&str> = text::words(&text).collect();
             if words.is_empty() {
                 return Err(BanValueError::NoWords(trimmed.to_owned()));
             }

@@ -20,4 +20,5 @@ pub mod product;
 pub mod registry;
 pub mod schemas;
 pub mod shop_api;
+pub mod text;
 pub mod wire;

@@ -9,27 +9,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use unicode_segmentation::UnicodeSegmentation;
-
 use crate::ban::{Ban, BanKind};
-
-/// Lowercase (full Unicode) and fold ё into е, the way Russian text is written inconsistently.
-pub fn normalise_text(s: &str) -> String {
-    s.to_lowercase().replace('ё', "е")
-}
-
-/// Brand form used for matching: normalised text with whitespace runs collapsed to one space.
-pub fn normalise_brand(s: &str) -> String {
-    normalise_text(s)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The words of (already normalised) text, on Unicode word boundaries.
-pub fn words(normalised: &str) -> impl Iterator<Item = &str> {
-    normalised.unicode_words()
-}
+use crate::text::{normalise_brand, normalise_text, words};
 
 /// The fields of a product the bans look at.
 #[derive(Debug, Clone, Copy)]

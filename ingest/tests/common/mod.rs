@@ -210,7 +210,7 @@ pub fn catalogue() -> BTreeMap<String, serde_json::Value> {
 }
 
 pub fn brand_of(p: &serde_json::Value) -> String {
-    vygoda_ingest::matcher::normalise_brand(p["brand"].as_str().unwrap_or(""))
+    vygoda_ingest::text::normalise_brand(p["brand"].as_str().unwrap_or(""))
 }
 
 pub const WAIT: Duration = Duration::from_secs(90);
