@@ -79,13 +79,6 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
 }
 
-/// Properties the exporter depends on to stay a pure observer: applied after the `-X`
-/// pass-through, so an operator's map cannot make it commit into another service's group.
-pub const FORCED: &[(&str, &str)] = &[
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-];
-
 fn seconds(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {
     if value.is_finite() && (0.1..=3600.0).contains(&value) {
         Ok(Duration::from_secs_f64(value))
@@ -117,19 +110,9 @@ impl Args {
         let platform = self.platform.platform().map_err(KafkaConfigError::from)?;
         let mut clusters = Vec::new();
         for name in names {
-            let mut props =
-                self.platform
-                    .kafka_props_in(platform.as_ref(), &name, &self.principal)?;
-            for (key, value) in FORCED {
-                if props.get(*key).is_some_and(|v| v != value) {
-                    tracing::warn!(
-                        property = key,
-                        forced = value,
-                        "ignoring a -X override: the exporter never commits offsets"
-                    );
-                }
-                props.insert((*key).to_owned(), (*value).to_owned());
-            }
+            let props = self
+                .platform
+                .kafka_props_in(platform.as_ref(), &name, &self.principal)?;
             clusters.push((name, props));
         }
         Ok(Config {
@@ -164,15 +147,6 @@ mod tests {
         ];
         argv.extend_from_slice(extra);
         Args::try_parse_from(argv).expect("flags").into_config()
-    }
-
-    #[test]
-    fn a_pass_through_map_cannot_make_it_commit() {
-        let config = parse(&["-X", "enable.auto.commit=true"]).unwrap();
-        for (_, props) in &config.clusters {
-            assert_eq!(props["enable.auto.commit"], "false");
-            assert_eq!(props["enable.auto.offset.store"], "false");
-        }
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //!
 //! librdkafka (as exposed by rdkafka) reads a group's committed offsets only through a consumer
 //! configured with that `group.id`, so the probe keeps one idle consumer per group: it never
-//! subscribes (never joins the group) and never commits (`config::FORCED`). Consumers of groups
+//! subscribes (never joins the group) and never commits ([`FORCED`]). Consumers of groups
 //! that disappear are dropped at the next look.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use vygoda_common::kafka::{client_config, enforce};
 
 use crate::LagError;
 
@@ -212,19 +213,37 @@ impl Probe {
     }
 }
 
+/// What keeps the exporter a pure observer, applied after the `-X` pass-through: it must never
+/// commit into another service's group.
+const FORCED: [(&str, &str); 2] = [
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+];
+
+fn consumer_config(props: &BTreeMap<String, String>, group: Option<&str>) -> ClientConfig {
+    let mut cfg = enforce(
+        client_config(props, &[]),
+        props,
+        &FORCED,
+        "the exporter never commits offsets",
+    );
+    if let Some(group) = group {
+        cfg.set("group.id", group);
+    }
+    cfg
+}
+
 fn consumer(
     cluster: &str,
     props: &BTreeMap<String, String>,
     group: Option<&str>,
 ) -> Result<BaseConsumer, LagError> {
-    let mut cfg = vygoda_common::kafka::client_config(props, &[]);
-    if let Some(group) = group {
-        cfg.set("group.id", group);
-    }
-    cfg.create().map_err(|source| LagError::Client {
-        cluster: cluster.to_owned(),
-        source,
-    })
+    consumer_config(props, group)
+        .create()
+        .map_err(|source| LagError::Client {
+            cluster: cluster.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -263,6 +282,19 @@ mod tests {
         assert_eq!(sums[&("g".into(), "t".into())], 2 + 4);
         assert_eq!(sums[&("g".into(), "u".into())], 0);
         assert_eq!(sums[&("h".into(), "t".into())], 0);
+    }
+
+    #[test]
+    fn a_pass_through_map_cannot_make_it_commit() {
+        let props = vygoda_common::kafka::parse_props(&[
+            "enable.auto.commit=true".to_owned(),
+            "enable.auto.offset.store=true".to_owned(),
+        ])
+        .unwrap();
+        let cfg = consumer_config(&props, Some("g"));
+        assert_eq!(cfg.get("enable.auto.commit"), Some("false"));
+        assert_eq!(cfg.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(cfg.get("group.id"), Some("g"));
     }
 
     #[test]
