@@ -38,7 +38,7 @@ def reexec_in_venv(argv: list) -> None:
 
 
 def write_platform_json() -> None:
-    from vyplat import hdfs, kafka, monitoring, postgres, registry, secrets
+    from vyplat import hdfs, kafka, monitoring, postgres, registry, secrets, spark
 
     platform = {
         "clusters": {c: {"bootstrap": kafka.bootstrap(c), "brokers": kafka.broker_addrs(c)}
@@ -49,20 +49,23 @@ def write_platform_json() -> None:
                        for p in secrets.principals()},
         "ca": str(paths.TLS / "ca.pem"),
         "schema_registry": {"url": registry.URL, "ca": str(paths.TLS / "ca.pem")},
-        "hdfs": {"url": hdfs.RPC, "webhdfs": f"{hdfs.HTTP}/webhdfs/v1", "namenode_http": hdfs.HTTP},
+        "hdfs": {"url": hdfs.RPC, "webhdfs": f"{hdfs.HTTP}/webhdfs/v1", "namenode_http": hdfs.HTTP,
+                 "explorer": hdfs.EXPLORER},
         "lake_root": f"{hdfs.RPC}/lake",
         "postgres_url": postgres.url("vygoda", "vygoda"),
         "prometheus_url": monitoring.PROMETHEUS,
         "alertmanager_url": monitoring.ALERTMANAGER,
+        # Jobs run on the standalone cluster; `local[N]` stays a per-job option.
         "spark": {"submit": str(paths.SPARK_SUBMIT),
-                  "python": str(paths.VENV_LINK / "bin" / "python"), "master": "local[2]"},
+                  "python": str(paths.VENV_LINK / "bin" / "python"), "master": spark.MASTER,
+                  "master_ui": spark.MASTER_UI, "history_url": spark.HISTORY_UI},
     }
     # Names key files and holds the PostgreSQL URL with its password: owner-readable only.
     secrets.write_private(paths.PLATFORM_JSON, json.dumps(platform, indent=2) + "\n")
 
 
 def up() -> int:
-    from vyplat import acls, hdfs, kafka, monitoring, postgres, procs, registry, secrets, status
+    from vyplat import acls, hdfs, kafka, monitoring, postgres, procs, registry, secrets, spark, status
 
     started = time.monotonic()
     # One certificate per identity: the registry's server, every Kafka node, every principal
@@ -86,6 +89,8 @@ def up() -> int:
                   flush=True)
         kafka.wait_isr_full(cluster)
     hdfs.start()
+    # After HDFS: the history server reads, and every application writes, event logs there.
+    spark.start()
     registry.start()
     monitoring.start()
     healthy = status.show(as_json=False)
@@ -95,12 +100,13 @@ def up() -> int:
 
 
 def down() -> int:
-    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry
+    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry, spark
 
     for name in sorted(p.stem for p in paths.RUN.glob("svc-*.pid")):
         procs.stop(name)
     monitoring.stop()
     registry.stop()
+    spark.stop()
     hdfs.stop()
     for cluster in kafka.CLUSTERS:
         kafka.stop(cluster)

@@ -160,7 +160,8 @@ def main() -> int:
                  quiet=True)
     latest = json.loads(history.stdout.splitlines()[0])  # one JSON object per line, newest first
     report["run"] = {k: latest.get(k) for k in ("run_id", "state", "attempts", "exit_code",
-                                                 "started_at", "ended_at", "output_path")}
+                                                 "started_at", "ended_at", "output_path",
+                                                 "spark_app_id", "spark_ui")}
     if run.returncode != 0:
         write_report(report, started)
         raise SystemExit(f"demo: the recommendations run failed (exit {run.returncode}); "
@@ -182,11 +183,13 @@ def main() -> int:
     wall = write_report(report, started)
     print(f"   wall time: {wall:.0f}s   (report: .vygoda/demo-report.json)")
     print(f"""
-Where to look:
-   lake          {PLATFORM['lake_root']}  (WebHDFS {PLATFORM['hdfs']['webhdfs']}/lake?op=LISTSTATUS)
-   run output    {latest.get('output_path')}
-   NameNode      {PLATFORM['hdfs']['namenode_http']}
+Where to look (open in a browser):
+   the lake      {PLATFORM['hdfs']['explorer']}#/lake   (NameNode file browser: topic → date → hour)
+   NameNode      {PLATFORM['hdfs']['namenode_http']}/dfshealth.html   (overview, DataNodes)
+   this run      {latest.get('spark_ui') or '-'}   (Spark history server)
+   Spark         master {PLATFORM['spark'].get('master_ui')}   history {PLATFORM['spark'].get('history_url')}
    Prometheus    {PLATFORM['prometheus_url']}   Alertmanager {PLATFORM['alertmanager_url']}
+   run output    {latest.get('output_path')}   (WebHDFS {PLATFORM['hdfs']['webhdfs']}/lake?op=LISTSTATUS)
    registry      {PLATFORM['schema_registry']['url']}/subjects
    job history   target/debug/vygoda-jobs history; logs: target/debug/vygoda-jobs logs {latest.get('run_id')}
    services      make status; logs in .vygoda/logs/svc-*.log; stop them with `make down`""")

@@ -77,6 +77,12 @@ pub struct Spark {
     pub submit: PathBuf,
     pub python: PathBuf,
     pub master: String,
+    /// The standalone master's web UI (absent when jobs run in `local[N]` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_ui: Option<String>,
+    /// The history server, which shows every finished application from its event log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_url: Option<String>,
 }
 
 /// Everything `make up` started, with addresses and credentials.

@@ -44,6 +44,15 @@ pub struct Cli {
     /// Spark master (default: [driver] master, then the platform's spark.master, then local[2]).
     #[arg(long, global = true, env = "VYGODA_SPARK_MASTER", default_value = "")]
     pub master: String,
+    /// Spark history server, for each run's application page (default: the platform's
+    /// spark.history_url; none: runs record their application id only).
+    #[arg(
+        long,
+        global = true,
+        env = "VYGODA_SPARK_HISTORY_URL",
+        default_value = ""
+    )]
+    pub spark_history_url: String,
     /// Placeholder value `name=value`, overriding the platform and [vars] (repeatable).
     #[arg(
         long = "var",
@@ -216,6 +225,8 @@ pub async fn driver(cli: &Cli) -> Result<Driver, Error> {
         .or(settings.master.clone())
         .or(platform.as_ref().map(|p| p.spark.master.clone()))
         .unwrap_or_else(|| "local[2]".into());
+    let history_url = nonempty(&cli.spark_history_url)
+        .or(platform.as_ref().and_then(|p| p.spark.history_url.clone()));
     let url = nonempty(&cli.postgres_url)
         .or(platform.as_ref().map(|p| p.postgres_url.clone()))
         .ok_or_else(|| {
@@ -232,6 +243,7 @@ pub async fn driver(cli: &Cli) -> Result<Driver, Error> {
             spark_submit,
             python,
             master,
+            history_url,
             vars,
             settings,
         }),

@@ -89,6 +89,7 @@ pub async fn history(
                 "ended_at": r.ended_at, "attempts": r.attempts, "exit_code": r.exit_code, "error": r.error,
                 "log_path": r.log_path, "output_path": r.output_path, "input_watermarks": r.input_watermarks,
                 "host": r.host, "driver_pid": r.driver_pid,
+                "spark_app_id": r.spark_app_id, "spark_ui": r.spark_ui,
             });
             let _ = writeln!(out, "{v}");
         }
@@ -96,8 +97,8 @@ pub async fn history(
     }
     let _ = writeln!(
         out,
-        "{:<44} {:<10} {:<10} {:<20} {:>8} {:>3} {:>4}  OUTPUT / ERROR",
-        "RUN", "STATE", "TRIGGER", "STARTED (UTC)", "TOOK", "ATT", "EXIT"
+        "{:<44} {:<10} {:<10} {:<20} {:>8} {:>3} {:>4}  {:<24}  OUTPUT / ERROR",
+        "RUN", "STATE", "TRIGGER", "STARTED (UTC)", "TOOK", "ATT", "EXIT", "SPARK APP"
     );
     for r in runs {
         let detail = r
@@ -107,7 +108,7 @@ pub async fn history(
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<44} {:<10} {:<10} {:<20} {:>8} {:>3} {:>4}  {}",
+            "{:<44} {:<10} {:<10} {:<20} {:>8} {:>3} {:>4}  {:<24}  {}",
             r.run_id,
             r.state.as_str(),
             r.trigger,
@@ -117,6 +118,7 @@ pub async fn history(
             r.exit_code
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into()),
+            r.spark_app_id.as_deref().unwrap_or("-"),
             detail
         );
     }
@@ -141,6 +143,17 @@ pub async fn logs(
         );
         return Ok(run.state);
     };
+    // Where to look at the run in Spark's own terms, before its log.
+    if let Some(app) = &run.spark_app_id {
+        let _ = writeln!(
+            out,
+            "# run {run_id}: spark application {app}{}",
+            run.spark_ui
+                .as_deref()
+                .map(|u| format!(", history {u}"))
+                .unwrap_or_default()
+        );
+    }
     let mut pos = 0u64;
     loop {
         // Read state before the file, so the last bytes written before the end are not missed.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub struct RunEnv {
     pub spark_submit: PathBuf,
     pub python: Option<PathBuf>,
     pub master: String,
+    /// The Spark history server's web address, for each run's application page.
+    pub history_url: Option<String>,
     /// Builtins (lake_root, hdfs_url, platform, bin_dir, jobs_dir), `[vars]` and `--var`, expanded.
     pub vars: BTreeMap<String, String>,
     pub settings: DriverSettings,
@@ -102,6 +104,7 @@ enum StopReason {
 }
 
 mod launch;
+pub mod spark_app;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AttemptEnd {
@@ -265,6 +268,9 @@ impl Driver {
             outcome.attempts = attempt;
             values.insert("attempt".into(), attempt.to_string());
             let spec = self.spark_command(job, &values)?;
+            let app_file = spark_app::app_file(Path::new(&values["log_path"]));
+            // A retry must not inherit the failed attempt's report.
+            let _ = std::fs::remove_file(&app_file);
             sink.note(&format!(
                 "attempt {attempt}/{max} started: {}",
                 spec.display()
@@ -272,6 +278,7 @@ impl Driver {
             let end = self
                 .run_process(&spec, &run_id, attempt, job.timeout, sink, run_stop)
                 .await?;
+            self.record_spark_app(&run_id, &app_file, sink).await?;
             sink.note(&format!("attempt {attempt}/{max} ended: {end:?}"));
             match end {
                 AttemptEnd::Exited(0) => {

@@ -108,6 +108,10 @@ pub struct RunRow {
     pub pgid: Option<i32>,
     pub heartbeat_at: DateTime<Utc>,
     pub cancel_requested: bool,
+    /// The Spark application of the latest attempt, as the job reported it.
+    pub spark_app_id: Option<String>,
+    /// Where that application can be looked at after it ended (the history server).
+    pub spark_ui: Option<String>,
 }
 
 impl RunRow {
@@ -133,6 +137,8 @@ impl RunRow {
             pgid: r.try_get("pgid")?,
             heartbeat_at: r.try_get("heartbeat_at")?,
             cancel_requested: r.try_get("cancel_requested")?,
+            spark_app_id: r.try_get("spark_app_id")?,
+            spark_ui: r.try_get("spark_ui")?,
         })
     }
 }
@@ -194,6 +200,9 @@ CREATE TABLE IF NOT EXISTS jobs_runs (
 CREATE INDEX IF NOT EXISTS jobs_runs_job_queued ON jobs_runs (job, queued_at DESC);
 CREATE INDEX IF NOT EXISTS jobs_runs_active ON jobs_runs (job) WHERE state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS jobs_runs_ended ON jobs_runs (ended_at, run_id) WHERE ended_at IS NOT NULL;
+-- Added after the first release: tables created before it gain the columns here.
+ALTER TABLE jobs_runs ADD COLUMN IF NOT EXISTS spark_app_id text;
+ALTER TABLE jobs_runs ADD COLUMN IF NOT EXISTS spark_ui text;
 CREATE TABLE IF NOT EXISTS jobs_schedule (
     job       text PRIMARY KEY,
     last_tick timestamptz NOT NULL
@@ -503,3 +512,4 @@ impl Store {
 }
 
 mod schedule;
+mod spark;

@@ -18,6 +18,7 @@ async fn real_spark_submit_success_records_watermarks_and_runs_the_post_step() {
     let jobs = format!(
         r#"[jobs.{job}]
 script = "{script}"
+py_files = ["{common}"]
 args = ["--output", "{{output}}", "--run-id", "{{run_id}}"]
 output = "file://{out}/{{run_id}}"
 conf = {{ "spark.ui.enabled" = "false" }}
@@ -25,6 +26,7 @@ timeout = "5m"
 post_step = ["/bin/sh", "-c", "echo {{run_id}} > {out}/{{run_id}}/published"]
 "#,
         script = fixtures().join("spark_ok.py").display(),
+        common = common::spark_common().display(),
         out = out_root.path().display(),
     );
     let e = env(&jobs, false);
@@ -47,6 +49,18 @@ post_step = ["/bin/sh", "-c", "echo {{run_id}} > {out}/{{run_id}}/published"]
     assert!(
         log.contains("SparkContext"),
         "the log holds Spark's own output"
+    );
+    // The job reported its application (local mode here); the run points at its history page.
+    let app = row.spark_app_id.as_deref().expect("a spark application id");
+    assert!(app.starts_with("local-"), "{app}");
+    let history = vygoda_tests::TestPlatform::get()
+        .platform
+        .spark
+        .history_url
+        .clone();
+    assert_eq!(
+        row.spark_ui,
+        history.map(|h| vygoda_jobs::runner::spark_app::history_page(&h, app))
     );
 }
 

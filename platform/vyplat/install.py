@@ -1,13 +1,12 @@
-"""Install what a fresh machine lacks: Debian packages, the brokers' jars, the Hadoop server jars,
+"""Install what a fresh machine lacks: Debian packages, the brokers' and HDFS daemons' jars,
 the Python venv, and the workspace's binaries. Each step checks first, so a warm run is a
 few stat calls."""
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-from fnmatch import fnmatch
+import zipfile
 from pathlib import Path
 
 from . import paths
@@ -19,10 +18,6 @@ APT_PACKAGES = {
     "prometheus-alertmanager": "/usr/bin/prometheus-alertmanager",
     "prometheus-blackbox-exporter": "/usr/bin/prometheus-blackbox-exporter",
     "prometheus-node-exporter": "/usr/bin/prometheus-node-exporter",
-    "libjersey1-core-java": "/usr/share/java/jersey1-core.jar",
-    "libjersey1-server-java": "/usr/share/java/jersey1-server.jar",
-    "libjersey1-servlet-java": "/usr/share/java/jersey1-servlet.jar",
-    "libjsr311-api-java": "/usr/share/java/jsr311-api.jar",
     "postgresql": "/usr/lib/postgresql",
     "openjdk-17-jre-headless": "/usr/bin/java",
     "maven": "/usr/bin/mvn",
@@ -30,6 +25,8 @@ APT_PACKAGES = {
     "libssl-dev": "/usr/include/openssl/ssl.h",
     "pkg-config": "/usr/bin/pkg-config",
     "curl": "/usr/bin/curl",
+    # The browser tests (NameNode file browser, dashboards) drive it headless.
+    "chromium": "/usr/bin/chromium",
 }
 
 
@@ -79,41 +76,27 @@ def maven_artifact(coordinates: str, target: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def hadoop_jars() -> None:
-    """Take the HDFS server jars out of the pyspark 2.4.8 sdist (newer pyspark ships clients only)."""
-    if (paths.HADOOP_JARS / ".complete").exists():
+def hadoop() -> None:
+    """Hadoop 3's jars from Maven Central, and the NameNode/DataNode web pages, which no main jar
+    carries: they ship in hadoop-hdfs's `tests` classifier jar, so take webapps/ out of it."""
+    libs = paths.hadoop_libs()
+    maven_classpath(paths.HADOOP_POM, libs, "Apache Hadoop")
+    ui = libs / "ui"
+    if (ui / ".complete").exists():
         return
-    patterns = [
-        line.strip()
-        for line in (paths.REPO / "hadoop" / "local" / "server-jars.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    sdist = paths.CACHE / "sdist" / "pyspark-2.4.8.tar.gz"
-    if not sdist.exists():
-        say("downloading the pyspark 2.4.8 sdist (220 MB) for the Hadoop 2.7.3 server jars")
-        venv = paths.CACHE / "venv-sdist"
-        if not (venv / "bin" / "pip").exists():
-            run([sys.executable, "-m", "venv", str(venv)])
-            run([venv / "bin" / "pip", "install", "-q", "wheel", "setuptools"])
-        # --no-build-isolation + no pypandoc: the sdist's setup.py breaks otherwise (platform facts).
-        run([venv / "bin" / "pip", "download", "-q", "--no-deps", "--no-build-isolation",
-             "-d", sdist.parent, "pyspark==2.4.8"])
-    tmp = Path(tempfile.mkdtemp(dir=paths.CACHE))
-    with tarfile.open(sdist) as tar:
-        members = [
-            m for m in tar.getmembers()
-            if m.name.startswith("pyspark-2.4.8/deps/jars/")
-            and any(fnmatch(Path(m.name).name, p) for p in patterns)
-        ]
-        for m in members:
-            m.name = Path(m.name).name
-        tar.extractall(tmp, members=members, filter="data")
-    if not any(tmp.glob("hadoop-hdfs-*.jar")):
-        raise PlatformError("hadoop-hdfs jar not found in the pyspark 2.4.8 sdist")
+    version = next(libs.glob("hadoop-hdfs-3*.jar")).name.removeprefix("hadoop-hdfs-").removesuffix(".jar")
+    tests_jar = paths.CACHE / "maven" / f"hadoop-hdfs-{version}-tests.jar"
+    maven_artifact(f"org.apache.hadoop:hadoop-hdfs:{version}:jar:tests", tests_jar)
+    tmp = Path(tempfile.mkdtemp(dir=libs))
+    with zipfile.ZipFile(tests_jar) as jar:
+        pages = [n for n in jar.namelist() if n.startswith("webapps/")]
+        jar.extractall(tmp, members=pages)
+    if not (tmp / "webapps" / "hdfs" / "explorer.html").exists():
+        raise PlatformError(f"{tests_jar.name} has no webapps/hdfs/explorer.html")
     (tmp / ".complete").write_text("ok\n")
-    shutil.rmtree(paths.HADOOP_JARS, ignore_errors=True)
-    tmp.rename(paths.HADOOP_JARS)
-    say(f"{len(members)} Hadoop server jars ready")
+    shutil.rmtree(ui, ignore_errors=True)
+    tmp.rename(ui)
+    say(f"NameNode and DataNode web pages ready ({len(pages)} files)")
 
 
 def venv() -> Path:
@@ -139,9 +122,10 @@ def _spark_wrapper(venv: Path) -> None:
     home = subprocess.run([python, "-c", "import pyspark, os; print(os.path.dirname(pyspark.__file__))"],
                           capture_output=True, text=True, check=True).stdout.strip()
     paths.SPARK_SUBMIT.parent.mkdir(parents=True, exist_ok=True)
+    # SPARK_CONF_DIR: the platform's spark-defaults.conf (event logs to HDFS for the history server).
     paths.SPARK_SUBMIT.write_text(
         "#!/bin/sh\n"
-        f"export SPARK_HOME='{home}'\n"
+        f"export SPARK_HOME='{home}' SPARK_CONF_DIR='{paths.STATE / 'spark-conf'}'\n"
         f"export PYSPARK_PYTHON='{python}' PYSPARK_DRIVER_PYTHON='{python}'\n"
         f"exec '{home}/bin/spark-submit' \"$@\"\n"
     )
@@ -160,7 +144,7 @@ def binaries() -> None:
 def all_(build: bool = True) -> None:
     paths.CACHE.mkdir(parents=True, exist_ok=True)
     apt()
-    hadoop_jars()
+    hadoop()
     venv()
     maven_classpath(paths.KAFKA_POM, paths.kafka_libs(), "Apache Kafka")
     maven_artifact(f"io.prometheus.jmx:jmx_prometheus_javaagent:{paths.JMX_EXPORTER_VERSION}", paths.JMX_EXPORTER)

@@ -22,8 +22,7 @@ PLATFORM_JSON = STATE / "platform.json"
 KAFKA_POM = REPO / "kafka" / "local" / "pom.xml"
 JMX_EXPORTER_VERSION = "1.0.1"
 JMX_EXPORTER = CACHE / f"jmx-exporter-{JMX_EXPORTER_VERSION}" / f"jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
-HADOOP_VERSION = "2.7.3"
-HADOOP_JARS = CACHE / f"hadoop-{HADOOP_VERSION}-server-jars"
+HADOOP_POM = REPO / "hadoop" / "local" / "pom.xml"
 SPARK_VERSION = "4.3.0"
 VENV_LINK = STATE / "venv"
 SPARK_SUBMIT = STATE / "bin" / "spark-submit"
@@ -33,9 +32,18 @@ BIN_DIR = REPO / "target" / "debug"
 
 def kafka_libs() -> Path:
     """The brokers' jars, keyed by kafka/local/pom.xml (which pins the version)."""
-    pom = KAFKA_POM.read_text()
-    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
-    return CACHE / f"kafka-{version}-{hashlib.sha256(pom.encode()).hexdigest()[:12]}"
+    return _pom_keyed(KAFKA_POM, "kafka")
+
+
+def _pom_keyed(pom_file: Path, name: str) -> Path:
+    pom = pom_file.read_text()
+    version = re.search(rf"<{name}.version>([^<]+)</{name}.version>", pom).group(1)
+    return CACHE / f"{name}-{version}-{hashlib.sha256(pom.encode()).hexdigest()[:12]}"
+
+
+def hadoop_libs() -> Path:
+    """The HDFS daemons' jars (and, in `ui/`, their web pages), keyed by hadoop/local/pom.xml."""
+    return _pom_keyed(HADOOP_POM, "hadoop")
 
 
 def venv_dir() -> Path:

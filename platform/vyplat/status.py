@@ -3,7 +3,7 @@
 import json
 import time
 
-from . import acls, hdfs, kafka, monitoring, paths, postgres, procs, registry
+from . import acls, hdfs, kafka, monitoring, postgres, procs, registry, spark
 
 
 def _check(fn) -> tuple:
@@ -26,7 +26,8 @@ def parts() -> list:
                      lambda c=cluster: acls.wanted(c) == acls.present(c)))
     rows += [
         ("hdfs namenode", f"{hdfs.RPC} (web {hdfs.HTTP})", "hdfs-namenode", hdfs.healthy),
-        ("hdfs datanode", "127.0.0.1:50010 (web :50075)", "hdfs-datanode", hdfs.healthy),
+        ("hdfs file browser", hdfs.EXPLORER, None, hdfs.ui_served),
+        ("hdfs datanode", f"127.0.0.1:9866 (web {hdfs.DATANODE_HTTP})", "hdfs-datanode", hdfs.healthy),
         ("schema registry", registry.URL, "schema-registry", registry.healthy),
         ("prometheus", monitoring.PROMETHEUS, "prometheus",
          lambda: monitoring._ready(f"{monitoring.PROMETHEUS}/-/ready")),
@@ -38,8 +39,10 @@ def parts() -> list:
          lambda: monitoring._ready(f"http://{monitoring.LAG}/metrics")),
         ("node exporter", monitoring.NODE, "node-exporter",
          lambda: monitoring._ready(f"http://{monitoring.NODE}/metrics")),
-        ("spark", f"{paths.SPARK_SUBMIT} (local[2])", None,
-         lambda: paths.SPARK_SUBMIT.exists()),
+        ("spark master", f"{spark.MASTER} (web {spark.MASTER_UI})", "spark-master", spark.master_alive),
+        ("spark worker", f"{spark.WORKER_CORES} cores, {spark.WORKER_MEMORY} (web {spark.WORKER_UI})", "spark-worker",
+         spark.master_alive),
+        ("spark history server", spark.HISTORY_UI, "spark-history", spark.history_alive),
     ]
     return rows
 
@@ -64,7 +67,7 @@ def show(as_json: bool) -> bool:
         for r in rows:
             mark = "up  " if r["healthy"] else "DOWN"
             pid = f"pid {r['pid']}" if r["pid"] else ""
-            print(f"{mark}  {r['part']:<{width}}  {r['address']:<48} {pid:<10} {r['error']}")
+            print(f"{mark}  {r['part']:<{width}}  {r['address']:<56} {pid:<10} {r['error']}")
     return all(r["healthy"] for r in rows)
 
 

@@ -8,6 +8,7 @@ before an explicit ``--until`` cutoff), so a run is reproducible from the waterm
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -47,13 +48,30 @@ class TopicInput:
 
 
 def spark_session(app_name: str) -> SparkSession:
-    """A session in UTC: lake timestamps are UTC and day boundaries must not move with the host."""
-    spark = (
-        SparkSession.builder.appName(app_name)
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    """A session in UTC: lake timestamps are UTC and day boundaries must not move with the host.
+
+    Under the jobs driver the application keeps the name the driver gave it
+    (`vygoda-<job>-<run_id>`, so the history server shows which run it was) and its id is reported
+    back to the driver, which records it in the run history."""
+    builder = SparkSession.builder.config("spark.sql.session.timeZone", "UTC")
+    if not os.environ.get("VYGODA_RUN_ID"):
+        builder = builder.appName(app_name)
+    spark = builder.getOrCreate()
+    report_application(spark)
     return spark
+
+
+def report_application(spark: SparkSession) -> None:
+    """Write the application id where the jobs driver asked for it (`VYGODA_SPARK_APP_FILE`)."""
+    target = os.environ.get("VYGODA_SPARK_APP_FILE")
+    if not target:
+        return
+    sc = spark.sparkContext
+    report = {"app_id": sc.applicationId, "app_name": sc.appName, "master": sc.master}
+    tmp = f"{target}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f)
+    os.replace(tmp, target)  # the driver never reads half a report
 
 
 def parse_utc(text: str | None) -> datetime | None:

@@ -2,14 +2,16 @@
 
     .vygoda/venv/bin/python -m pytest tests/python/test_configs.py
 
-Standard library only; needs neither the platform nor the monitoring binaries. Where the local
-platform file exists its addresses are cross-checked too.
+Standard library only; needs neither the platform nor the monitoring binaries, only the Hadoop jars
+`make up` resolves (Hadoop's own config checker runs on every XML file). Where the local platform
+file exists its addresses are cross-checked too.
 """
 
-import fnmatch
 import json
 import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlparse
@@ -67,10 +69,10 @@ def test_local_required_settings(local):
         "dfs.webhdfs.enabled": "true",
         "dfs.permissions.enabled": "false",
         "dfs.namenode.rpc-address": "127.0.0.1:9000",
-        "dfs.namenode.http-address": "127.0.0.1:50070",
-        "dfs.datanode.address": "127.0.0.1:50010",
-        "dfs.datanode.http.address": "127.0.0.1:50075",
-        "dfs.datanode.ipc.address": "127.0.0.1:50020",
+        "dfs.namenode.http-address": "127.0.0.1:9870",
+        "dfs.datanode.address": "127.0.0.1:9866",
+        "dfs.datanode.http.address": "127.0.0.1:9864",
+        "dfs.datanode.ipc.address": "127.0.0.1:9867",
         "dfs.namenode.name.dir": "file://@@VYGODA_DIR@@/hdfs/name",
         "dfs.datanode.data.dir": "file://@@VYGODA_DIR@@/hdfs/data",
     }
@@ -104,39 +106,48 @@ def test_local_templates_only_use_known_placeholders():
         assert placeholders <= {"@@VYGODA_DIR@@"}, f"{path}: {placeholders}"
 
 
-@pytest.mark.parametrize("webapp", ["hdfs", "datanode", "secondary", "journal"])
-def test_local_webapps_have_a_web_xml(webapp):
-    root = ET.parse(HADOOP / "local" / "webapps" / webapp / "WEB-INF" / "web.xml").getroot()
-    assert root.tag.endswith("web-app")
-
-
 def test_local_log4j_writes_into_hadoop_log_dir():
     text = (HADOOP / "local" / "log4j.properties").read_text()
     assert re.search(r"^log4j\.appender\.RFA\.File=\$\{hadoop\.log\.dir\}/", text, re.MULTILINE)
     assert "log4j.appender.console=org.apache.log4j.ConsoleAppender" in text
 
 
-def jar_globs():
-    lines = (HADOOP / "local" / "server-jars.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+def hadoop_version() -> str:
+    return re.search(r"<hadoop.version>([^<]+)</hadoop.version>", (HADOOP / "local" / "pom.xml").read_text()).group(1)
 
 
-def test_server_jars_cover_hadoop_and_exclude_jersey2_and_spark():
-    globs = jar_globs()
-    for needed in ("hadoop-common-2.7.3.jar", "hadoop-hdfs-2.7.3.jar", "hadoop-auth-2.7.3.jar",
-                   "hadoop-annotations-2.7.3.jar"):
-        assert any(fnmatch.fnmatch(needed, g) for g in globs), f"no glob matches {needed}"
-    # Names present in pyspark 2.4.8's deps/jars that must not reach the daemon classpath.
-    for banned in ("jersey-server-2.22.2.jar", "jersey-common-2.22.2.jar", "javax.ws.rs-api-2.0.1.jar",
-                   "spark-core_2.11-2.4.8.jar", "hk2-api-2.4.0-b34.jar", "commons-lang3-3.5.jar"):
-        assert not any(fnmatch.fnmatch(banned, g) for g in globs), f"{banned} would be on the classpath"
+def test_local_hadoop_is_3_and_prod_describes_the_same_version():
+    version = hadoop_version()
+    assert version.startswith("3."), f"hadoop/local/pom.xml pins Hadoop {version}"
+    for path in (HADOOP / "prod").glob("*-site.xml"):
+        assert f"Apache Hadoop {version}" in path.read_text(), f"{path} does not name Hadoop {version}"
 
 
-def test_jersey1_jars_are_debian_paths():
-    text = (HADOOP / "local" / "jersey-jars.txt").read_text()
-    jars = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert {Path(jar).name for jar in jars} == {"jersey1-core.jar", "jersey1-server.jar", "jersey1-servlet.jar",
-                                                "jsr311-api.jar"}
+def hadoop_jars() -> Path:
+    # The install step's cache (platform/vyplat/paths.py): keyed by the pom's version and hash.
+    sys.path.insert(0, str(REPO / "platform"))
+    from vyplat import paths
+    libs = paths.hadoop_libs()
+    assert (libs / ".complete").exists(), f"no Hadoop jars in {libs}: run `make up` (it resolves them)"
+    return libs
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(HADOOP)) for p in HADOOP.glob("*/*.xml*")
+                                        if p.name != "pom.xml"))
+def test_hadoop_itself_accepts_the_config(path):
+    """Hadoop's own checker (`hadoop conftest`): well-formed, every property named and valued once."""
+    proc = subprocess.run(["java", "-cp", f"{hadoop_jars()}/*", "org.apache.hadoop.util.ConfTest",
+                           "-conffile", str(HADOOP / path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hadoop_conftest_can_fail(tmp_path):
+    bad = tmp_path / "bad-site.xml"
+    bad.write_text("<configuration><property><name>a</name><value>1</value></property>"
+                   "<property><name>a</name><value>2</value></property></configuration>")
+    proc = subprocess.run(["java", "-cp", f"{hadoop_jars()}/*", "org.apache.hadoop.util.ConfTest",
+                           "-conffile", str(bad)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "duplicated" in proc.stdout + proc.stderr
 
 
 # --------------------------------------------------------------------------- Hadoop, production

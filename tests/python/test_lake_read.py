@@ -4,7 +4,8 @@ AvroSerializer), written by the real `lake-writer` binary, read back with pyarro
 Checks: every produced (partition, offset) exactly once (offsets from the producer's own
 delivery reports), Hive partition discovery (`date`, `hour`), nested Avro types as Parquet
 types, tombstones as `_tombstone` rows, undecodable records in the dead-letter NDJSON, complete
-manifests + `_SUCCESS`, and Spark reading the same lake from file:// and hdfs://.
+manifests + `_SUCCESS`, Spark reading the same lake from file:// and hdfs://, and a person
+walking it in the NameNode's file browser (headless Chromium, screenshots kept).
 
 Run: `.vygoda/venv/bin/python -m pytest tests/python/test_lake_read.py`. Skipped only when
 `.vygoda/platform.json` is absent; a platform that is down fails.
@@ -12,6 +13,7 @@ Run: `.vygoda/venv/bin/python -m pytest tests/python/test_lake_read.py`. Skipped
 import base64
 import decimal
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -28,6 +30,7 @@ if not PLATFORM_FILE.exists():
 import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 import requests  # noqa: E402
+from browser import render, screenshot  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
@@ -173,10 +176,67 @@ def test_hours_are_complete_with_manifest_and_success(lake, topic):
     assert not [p for p in (lake / name).rglob(".*")], "no temporaries left"
 
 
-def test_spark_reads_the_lake_from_file_and_hdfs(binary, lake, topic):
+@pytest.fixture(scope="module")
+def hdfs_lake(binary, topic):
+    """The same topic written by the lake writer to HDFS; yields its folder's path in HDFS."""
+    name, _ = topic
+    run_writer(binary, name, f"{PLATFORM['hdfs']['url']}/test/{name}")
+    yield f"/test/{name}"
+    requests.delete(f"{PLATFORM['hdfs']['webhdfs']}/test/{name}",
+                    params={"op": "DELETE", "recursive": "true", "user.name": "vygoda"}, timeout=30)
+
+
+def webhdfs_list(path):
+    r = requests.get(f"{PLATFORM['hdfs']['webhdfs']}{path}", params={"op": "LISTSTATUS"}, timeout=10)
+    r.raise_for_status()
+    return {f["pathSuffix"]: f for f in r.json()["FileStatuses"]["FileStatus"]}
+
+
+def test_namenode_file_browser_lists_the_committed_parquet(hdfs_lake, topic):
+    """A person walks the lake in the NameNode UI: topic -> date -> hour, and sees the files."""
+    name, _ = topic
+    topic_dir = f"{hdfs_lake}/{name}"
+    date = next(d for d in webhdfs_list(topic_dir) if d.startswith("date="))
+    hour = sorted(h for h in webhdfs_list(f"{topic_dir}/{date}") if h.startswith("hour="))[0]
+    folder = f"{topic_dir}/{date}/{hour}"
+    committed = sorted(f for f in webhdfs_list(folder) if f.endswith(".parquet"))
+    assert committed, f"the lake writer committed no Parquet file under {folder}"
+
+    url = f"{PLATFORM['hdfs']['explorer']}#{folder}"
+    dom = render(url)
+    listed = set(re.findall(r'class="explorer-browse-links"[^>]*>([^<{]+)</a>', dom))
+    assert set(committed) <= listed, (f"the file browser at {url} shows {sorted(listed)}", committed)
+    assert {"_SUCCESS", "_manifest.json"} <= listed, sorted(listed)
+    screenshot(url, "hdfs-explorer-hour")
+
+    # One level up, the date folder lists its hours as folders to click.
+    dom = render(f"{PLATFORM['hdfs']['explorer']}#{topic_dir}/{date}")
+    assert f'inode-type="DIRECTORY" class="explorer-browse-links">{hour}</a>' in dom
+
+
+def test_hdfs_shell_lists_the_lake(hdfs_lake, topic):
+    """`.vygoda/bin/hdfs dfs`, Hadoop's own shell, sees what WebHDFS sees."""
+    name, _ = topic
+    shell = REPO / ".vygoda" / "bin" / "hdfs"
+    proc = subprocess.run([str(shell), "dfs", "-ls", "-R", f"{hdfs_lake}/{name}"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listed = {line.rsplit("/", 1)[-1] for line in proc.stdout.splitlines()}
+    parquet = {f for f in listed if f.endswith(".parquet")}
+    assert len(parquet) >= 2 and "_SUCCESS" in listed, proc.stdout
+
+
+def test_namenode_overview_shows_the_live_datanode():
+    url = f"{PLATFORM['hdfs']['namenode_http']}/dfshealth.html#tab-datanode"
+    dom = render(url)
+    assert "127.0.0.1:9866" in dom, "the DataNodes tab names no live DataNode"
+    assert "In Service" in dom
+    screenshot(url, "hdfs-datanodes")
+
+
+def test_spark_reads_the_lake_from_file_and_hdfs(lake, hdfs_lake, topic):
     name, delivered = topic
-    hdfs_root = f"{PLATFORM['hdfs']['url']}/test/{name}"
-    run_writer(binary, name, hdfs_root)
+    hdfs_root = f"{PLATFORM['hdfs']['url']}{hdfs_lake}"
     script = f"""
 import json
 from pyspark.sql import SparkSession
@@ -196,17 +256,12 @@ spark.stop()
 """
     proc = subprocess.run([PLATFORM["spark"]["python"], "-c", script], capture_output=True,
                           text=True, timeout=600)
-    try:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        result = json.loads(next(line for line in proc.stdout.splitlines()
-                                 if line.startswith("RESULT "))[7:])
-        expected = sum(1 for kind in delivered.values() if kind != "bad")
-        for where in ("file", "hdfs"):
-            r = result[where]
-            assert r["rows"] == r["distinct"] == expected, (where, r)
-            assert "date" in r["columns"] and "hour" in r["columns"]
-            assert r["tombstones"] == sum(1 for k in delivered.values() if k == "tombstone")
-            assert r["shop_names"] == 17
-    finally:
-        requests.delete(f"{PLATFORM['hdfs']['webhdfs']}/test/{name}",
-                        params={"op": "DELETE", "recursive": "true", "user.name": "vygoda"}, timeout=30)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    expected = sum(1 for kind in delivered.values() if kind != "bad")
+    for where in ("file", "hdfs"):
+        r = result[where]
+        assert r["rows"] == r["distinct"] == expected, (where, r)
+        assert "date" in r["columns"] and "hour" in r["columns"]
+        assert r["tombstones"] == sum(1 for k in delivered.values() if k == "tombstone")
+        assert r["shop_names"] == 17

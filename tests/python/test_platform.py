@@ -33,7 +33,8 @@ def test_status_reports_every_part_healthy():
     assert out.returncode == 0
     parts = {r["part"] for r in rows}
     for expected in ("postgresql", "kafka prod broker 3", "kafka analytics broker 3", "hdfs namenode",
-                     "schema registry", "prometheus", "alertmanager", "spark"):
+                     "hdfs file browser", "hdfs datanode", "schema registry", "prometheus", "alertmanager",
+                     "spark master", "spark worker", "spark history server"):
         assert expected in parts
 
 

@@ -86,6 +86,8 @@ impl FakePlatform {
                 submit: "/nonexistent/spark-submit".into(),
                 python: "/nonexistent/python".into(),
                 master: "local[1]".into(),
+                master_ui: None,
+                history_url: None,
             },
         };
         let path = dir.path().join("platform.json");

@@ -123,6 +123,11 @@ impl Driver {
         env.insert("VYGODA_RUN_ID".into(), v["run_id"].clone());
         env.insert("VYGODA_JOB".into(), job.name.clone());
         env.insert("VYGODA_ATTEMPT".into(), v["attempt"].clone());
+        let app_file = super::spark_app::app_file(std::path::Path::new(&v["log_path"]));
+        env.insert(
+            super::spark_app::APP_FILE_ENV.into(),
+            app_file.display().to_string(),
+        );
         for (k, val) in &job.env {
             env.insert(k.clone(), x(val)?);
         }

@@ -15,6 +15,11 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// The real jobs' shared module (session, application report), for fixtures that use it.
+pub fn spark_common() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spark/jobs/common.py")
+}
+
 /// A test's own jobs file and directory; job names are unique per test.
 pub struct Env {
     pub dir: tempfile::TempDir,

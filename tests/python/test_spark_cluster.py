@@ -1,0 +1,106 @@
+"""The Spark standalone cluster as its users see it: a `vygoda-jobs run` on the platform's default
+master runs on the standalone worker, the run history names the Spark application and its
+history-server page, and after the run the history server's REST API shows the application —
+named after the run — with its jobs succeeded.
+
+Run: `.vygoda/venv/bin/python -m pytest tests/python/test_spark_cluster.py` (after `make up`).
+"""
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from browser import render, screenshot
+
+from workspace import built
+
+REPO = Path(__file__).resolve().parents[2]
+PLATFORM_FILE = REPO / ".vygoda" / "platform.json"
+PLATFORM = json.loads(PLATFORM_FILE.read_text())
+SPARK = PLATFORM["spark"]
+
+
+def eventually(what, check, timeout=60.0):
+    """Poll `check` until it returns something truthy; the history server picks up a finished
+    event log on its own schedule (spark.history.fs.update.interval)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except requests.RequestException as error:
+            last = error
+        time.sleep(0.5)
+    pytest.fail(f"{what} not seen within {timeout:.0f}s (last error: {last})")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One run of a small PySpark job through the jobs driver, on the default master."""
+    tmp = tmp_path_factory.mktemp("spark-cluster")
+    job = f"cluster-{uuid.uuid4().hex[:8]}"
+    fixtures = REPO / "jobs" / "tests" / "fixtures"
+    (tmp / "jobs.toml").write_text(f"""
+[driver]
+log_dir = "{tmp}/logs"
+env = {{ SPARK_LOCAL_IP = "127.0.0.1" }}
+
+[jobs.{job}]
+script = "{fixtures / 'spark_ok.py'}"
+py_files = ["{REPO / 'spark' / 'jobs' / 'common.py'}"]
+args = ["--output", "{{output}}", "--run-id", "{{run_id}}"]
+output = "file://{tmp}/out/{{run_id}}"
+timeout = "10m"
+""")
+    cli = [str(built("bins", "vygoda-jobs")), "--jobs", str(tmp / "jobs.toml"), "--platform", str(PLATFORM_FILE)]
+    proc = subprocess.run([*cli, "run", job, "--quiet"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    history = subprocess.run([*cli, "history", job, "--json"], capture_output=True, text=True, check=True)
+    run = json.loads(history.stdout.splitlines()[0])
+    return cli, run
+
+
+def test_runs_go_to_the_standalone_master_by_default(finished_run):
+    _, run = finished_run
+    assert SPARK["master"].startswith("spark://"), SPARK["master"]
+    app = run["spark_app_id"]
+    # The standalone master names applications app-<time>-<seq>; local mode would say local-….
+    assert app and app.startswith("app-"), run
+    master = requests.get(f"{SPARK['master_ui']}/json/", timeout=10).json()
+    done = {a["id"]: a for a in master["completedapps"]}
+    assert app in done, f"{app} not among the master's completed applications"
+    assert done[app]["name"] == f"vygoda-{run['job']}-{run['run_id']}"
+    assert done[app]["state"] == "FINISHED"
+
+
+def test_history_server_shows_the_run_with_its_jobs_succeeded(finished_run):
+    _, run = finished_run
+    app = run["spark_app_id"]
+    assert run["spark_ui"] == f"{SPARK['history_url']}/history/{app}/jobs/"
+    api = f"{SPARK['history_url']}/api/v1/applications"
+
+    def listed():
+        apps = requests.get(api, params={"status": "completed"}, timeout=10).json()
+        return next((a for a in apps if a["id"] == app), None)
+
+    entry = eventually(f"application {app} on the history server", listed)
+    assert run["run_id"] in entry["name"]
+    assert entry["attempts"][-1]["completed"] is True
+    jobs = requests.get(f"{api}/{app}/jobs", timeout=10).json()
+    assert jobs, "the application ran no Spark job"
+    assert {j["status"] for j in jobs} == {"SUCCEEDED"}, jobs
+
+    dom = render(run["spark_ui"])
+    assert "Completed Jobs" in dom, "the history server's page of the run shows no completed jobs"
+    screenshot(run["spark_ui"], "spark-history-run")
+
+
+def test_logs_point_at_the_application(finished_run):
+    cli, run = finished_run
+    logs = subprocess.run([*cli, "logs", run["run_id"]], capture_output=True, text=True, check=True).stdout
+    assert f"spark application {run['spark_app_id']}, history {run['spark_ui']}" in logs.splitlines()[0]
