@@ -102,7 +102,7 @@ def hadoop() -> None:
 def venv() -> Path:
     target = paths.venv_dir()
     if not (target / ".complete").exists():
-        say("creating the project venv (pyspark 4.3, pyarrow, confluent-kafka; about a minute)")
+        say("creating the project venv (pyspark, pyarrow, confluent-kafka; about a minute)")
         shutil.rmtree(target, ignore_errors=True)
         run([sys.executable, "-m", "venv", str(target)])
         run([target / "bin" / "pip", "install", "-q", "-r", paths.REPO / "platform" / "requirements.txt"])

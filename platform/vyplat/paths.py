@@ -23,7 +23,6 @@ KAFKA_POM = REPO / "kafka" / "local" / "pom.xml"
 JMX_EXPORTER_VERSION = "1.0.1"
 JMX_EXPORTER = CACHE / f"jmx-exporter-{JMX_EXPORTER_VERSION}" / f"jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
 HADOOP_POM = REPO / "hadoop" / "local" / "pom.xml"
-SPARK_VERSION = "4.3.0"
 VENV_LINK = STATE / "venv"
 SPARK_SUBMIT = STATE / "bin" / "spark-submit"
 # Dev profile: dependencies are built with opt-level 2 (Cargo.toml), and tests share the build.

@@ -22,8 +22,10 @@ WORKER_MEMORY = "3g"
 
 @functools.cache
 def home() -> str:
-    """SPARK_HOME: the pyspark package folder of the project venv (its bin/ and jars/ are complete)."""
-    python = paths.VENV_LINK / "bin" / "python"
+    """SPARK_HOME: the pyspark package folder of the project venv (its bin/ and jars/ are complete).
+    The venv's real path, not the .vygoda/venv link: a new pyspark pin makes a new venv, so the
+    daemons' command line changes and `make up` restarts them on the version the jobs submit with."""
+    python = paths.VENV_LINK.resolve() / "bin" / "python"
     return subprocess.run([python, "-c", "import pyspark, os; print(os.path.dirname(pyspark.__file__))"],
                           capture_output=True, text=True, check=True).stdout.strip()
 

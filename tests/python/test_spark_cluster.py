@@ -104,3 +104,27 @@ def test_logs_point_at_the_application(finished_run):
     cli, run = finished_run
     logs = subprocess.run([*cli, "logs", run["run_id"]], capture_output=True, text=True, check=True).stdout
     assert f"spark application {run['spark_app_id']}, history {run['spark_ui']}" in logs.splitlines()[0]
+
+
+def test_packages_resolve_from_maven_central_at_the_runtime_version(tmp_path):
+    """A job that wants a Spark package (spark-avro) names it in its `conf`; the driver's run on the
+    cluster resolves it from Maven Central at the version of the pyspark the platform runs."""
+    version = subprocess.run([SPARK["python"], "-c", "import pyspark; print(pyspark.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    job = f"packages-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "jobs.toml").write_text(f"""
+[driver]
+log_dir = "{tmp_path}/logs"
+env = {{ SPARK_LOCAL_IP = "127.0.0.1" }}
+
+[jobs.{job}]
+script = "{REPO / 'tests' / 'fixtures' / 'spark_avro_roundtrip.py'}"
+args = ["--output", "file://{tmp_path}/avro"]
+conf = {{ "spark.jars.packages" = "org.apache.spark:spark-avro_2.13:{version}" }}
+timeout = "10m"
+""")
+    cli = [str(built("bins", "vygoda-jobs")), "--jobs", str(tmp_path / "jobs.toml"), "--platform", str(PLATFORM_FILE)]
+    proc = subprocess.run([*cli, "run", job], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "avro rows=500" in proc.stdout
+    assert f"spark-avro_2.13;{version}" in proc.stdout + proc.stderr, "not resolved through Ivy"
