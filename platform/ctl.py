@@ -38,7 +38,7 @@ def reexec_in_venv(argv: list) -> None:
 
 
 def write_platform_json() -> None:
-    from vyplat import hdfs, kafka, monitoring, postgres, registry, secrets, spark
+    from vyplat import dashboards, hdfs, kafka, monitoring, postgres, registry, secrets, spark
 
     platform = {
         "clusters": {c: {"bootstrap": kafka.bootstrap(c), "brokers": kafka.broker_addrs(c)}
@@ -55,6 +55,7 @@ def write_platform_json() -> None:
         "postgres_url": postgres.url("vygoda", "vygoda"),
         "prometheus_url": monitoring.PROMETHEUS,
         "alertmanager_url": monitoring.ALERTMANAGER,
+        "dashboards_url": dashboards.URL,
         # Jobs run on the standalone cluster; `local[N]` stays a per-job option.
         "spark": {"submit": str(paths.SPARK_SUBMIT),
                   "python": str(paths.VENV_LINK / "bin" / "python"), "master": spark.MASTER,
@@ -65,7 +66,7 @@ def write_platform_json() -> None:
 
 
 def up() -> int:
-    from vyplat import acls, hdfs, kafka, monitoring, postgres, procs, registry, secrets, spark, status
+    from vyplat import acls, dashboards, hdfs, kafka, monitoring, postgres, procs, registry, secrets, spark, status
 
     started = time.monotonic()
     # One certificate per identity: the registry's server, every Kafka node, every principal
@@ -93,6 +94,7 @@ def up() -> int:
     spark.start()
     registry.start()
     monitoring.start()
+    dashboards.start()
     healthy = status.show(as_json=False)
     print(f"[up] platform {'healthy' if healthy else 'NOT healthy'} in {time.monotonic() - started:.1f}s; "
           f"description: {paths.PLATFORM_JSON}", flush=True)
@@ -100,10 +102,11 @@ def up() -> int:
 
 
 def down() -> int:
-    from vyplat import hdfs, kafka, monitoring, postgres, procs, registry, spark
+    from vyplat import dashboards, hdfs, kafka, monitoring, postgres, procs, registry, spark
 
     for name in sorted(p.stem for p in paths.RUN.glob("svc-*.pid")):
         procs.stop(name)
+    dashboards.stop()
     monitoring.stop()
     registry.stop()
     spark.stop()

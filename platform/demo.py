@@ -188,6 +188,7 @@ Where to look (open in a browser):
    NameNode      {PLATFORM['hdfs']['namenode_http']}/dfshealth.html   (overview, DataNodes)
    this run      {latest.get('spark_ui') or '-'}   (Spark history server)
    Spark         master {PLATFORM['spark'].get('master_ui')}   history {PLATFORM['spark'].get('history_url')}
+   dashboards    {PLATFORM.get('dashboards_url')}/   (the Grafana dashboards, drawn from Prometheus)
    Prometheus    {PLATFORM['prometheus_url']}   Alertmanager {PLATFORM['alertmanager_url']}
    run output    {latest.get('output_path')}   (WebHDFS {PLATFORM['hdfs']['webhdfs']}/lake?op=LISTSTATUS)
    registry      {PLATFORM['schema_registry']['url']}/subjects

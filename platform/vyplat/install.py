@@ -5,11 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
 
-from . import paths
+from . import dashboards, paths
 from .procs import PlatformError, run
 
 APT_PACKAGES = {
@@ -62,6 +63,21 @@ def maven_classpath(pom: Path, target: Path, what: str) -> None:
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     say(f"{len(list(target.glob('*.jar')))} jars for {what}")
+
+
+def npm_package(name: str, version: str, target: Path) -> None:
+    """One package from the npm registry, unpacked into `target` (keyed by version), once."""
+    if (target / "package.json").exists():
+        return
+    say(f"fetching {name}@{version} from the npm registry")
+    tmp = Path(tempfile.mkdtemp(dir=paths.CACHE))
+    run(["npm", "pack", f"{name}@{version}", "--silent", "--pack-destination", tmp])
+    with tarfile.open(next(tmp.glob("*.tgz"))) as tar:
+        tar.extractall(tmp, filter="data")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    (tmp / "package").rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def maven_artifact(coordinates: str, target: Path) -> None:
@@ -148,5 +164,7 @@ def all_(build: bool = True) -> None:
     venv()
     maven_classpath(paths.KAFKA_POM, paths.kafka_libs(), "Apache Kafka")
     maven_artifact(f"io.prometheus.jmx:jmx_prometheus_javaagent:{paths.JMX_EXPORTER_VERSION}", paths.JMX_EXPORTER)
+    # The charting library of the local dashboards (monitoring/viewer).
+    npm_package("uplot", dashboards.UPLOT_VERSION, dashboards.uplot().parent)
     if build:
         binaries()

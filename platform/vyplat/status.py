@@ -3,7 +3,7 @@
 import json
 import time
 
-from . import acls, hdfs, kafka, monitoring, postgres, procs, registry, spark
+from . import acls, dashboards, hdfs, kafka, monitoring, postgres, procs, registry, spark
 
 
 def _check(fn) -> tuple:
@@ -39,6 +39,7 @@ def parts() -> list:
          lambda: monitoring._ready(f"http://{monitoring.LAG}/metrics")),
         ("node exporter", monitoring.NODE, "node-exporter",
          lambda: monitoring._ready(f"http://{monitoring.NODE}/metrics")),
+        ("dashboards", f"{dashboards.URL}/ (the Grafana JSON, drawn)", "dashboards", dashboards.healthy),
         ("spark master", f"{spark.MASTER} (web {spark.MASTER_UI})", "spark-master", spark.master_alive),
         ("spark worker", f"{spark.WORKER_CORES} cores, {spark.WORKER_MEMORY} (web {spark.WORKER_UI})", "spark-worker",
          spark.master_alive),

@@ -34,7 +34,7 @@ def test_status_reports_every_part_healthy():
     parts = {r["part"] for r in rows}
     for expected in ("postgresql", "kafka prod broker 3", "kafka analytics broker 3", "hdfs namenode",
                      "hdfs file browser", "hdfs datanode", "schema registry", "prometheus", "alertmanager",
-                     "spark master", "spark worker", "spark history server"):
+                     "spark master", "spark worker", "spark history server", "dashboards"):
         assert expected in parts
 
 
