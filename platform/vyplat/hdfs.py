@@ -35,14 +35,14 @@ def render_conf() -> None:
         (CONF / name).write_text(text)
 
 
-def _java(main: str, log: str, *args) -> list:
+def _java(main: str, log: str, *args, logger: str = "INFO,console,RFA") -> list:
     libs = paths.hadoop_libs()
     # The rendered conf first (the first core-site.xml on the classpath wins), then the folder
     # holding webapps/ (the HTTP server looks its pages up on the classpath), then the jars.
     classpath = ":".join([str(CONF), str(libs / "ui"), f"{libs}/*"])
     return ["java", "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:+IgnoreUnrecognizedVMOptions",
             *JAVA17_OPENS, f"-Dhadoop.log.dir={paths.LOGS}", f"-Dhadoop.log.file={log}",
-            "-Dhadoop.root.logger=INFO,console,RFA", "-cp", classpath, main, *args]
+            f"-Dhadoop.root.logger={logger}", "-cp", classpath, main, *args]
 
 
 NAMENODE = "org.apache.hadoop.hdfs.server.namenode.NameNode"
@@ -113,8 +113,8 @@ TOOLS = {"dfs": "org.apache.hadoop.fs.FsShell", "dfsadmin": "org.apache.hadoop.h
 def write_shell() -> None:
     """`.vygoda/bin/hdfs dfs|dfsadmin|fsck …`: Hadoop's own command-line tools on the daemons' jars
     and configuration, so `hdfs dfs -ls /lake` works as on any Hadoop host."""
-    argv = [a.replace("INFO,console,RFA", "WARN,console") for a in _java("CLASS", "hdfs-shell.log")]
-    java = " ".join(shlex.quote(a) for a in argv).replace("CLASS", '"$class"')
+    argv = _java("CLASS", "hdfs-shell.log", logger="WARN,console")
+    java = " ".join(shlex.quote(str(a)) for a in argv).replace("CLASS", '"$class"')
     cases = "\n".join(f"  {name}) class={cls} ;;" for name, cls in TOOLS.items())
     SHELL.parent.mkdir(parents=True, exist_ok=True)
     SHELL.write_text(

@@ -10,7 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import dashboards, paths
+from . import dashboards, paths, spark
 from .procs import PlatformError, run
 
 APT_PACKAGES = {
@@ -100,7 +100,7 @@ def hadoop() -> None:
     ui = libs / "ui"
     if (ui / ".complete").exists():
         return
-    version = next(libs.glob("hadoop-hdfs-3*.jar")).name.removeprefix("hadoop-hdfs-").removesuffix(".jar")
+    version = paths.pom_version(paths.HADOOP_POM, "hadoop")
     tests_jar = paths.CACHE / "maven" / f"hadoop-hdfs-{version}-tests.jar"
     maven_artifact(f"org.apache.hadoop:hadoop-hdfs:{version}:jar:tests", tests_jar)
     tmp = Path(tempfile.mkdtemp(dir=libs))
@@ -135,13 +135,12 @@ def _spark_wrapper(venv: Path) -> None:
     """`.vygoda/bin/spark-submit`: pyspark's own script looks for SPARK_HOME with whatever
     `python3` is first on PATH, so callers outside the venv (the jobs driver, tests) would fail."""
     python = venv / "bin" / "python"
-    home = subprocess.run([python, "-c", "import pyspark, os; print(os.path.dirname(pyspark.__file__))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    home = spark.home()
     paths.SPARK_SUBMIT.parent.mkdir(parents=True, exist_ok=True)
     # SPARK_CONF_DIR: the platform's spark-defaults.conf (event logs to HDFS for the history server).
     paths.SPARK_SUBMIT.write_text(
         "#!/bin/sh\n"
-        f"export SPARK_HOME='{home}' SPARK_CONF_DIR='{paths.STATE / 'spark-conf'}'\n"
+        f"export SPARK_HOME='{home}' SPARK_CONF_DIR='{spark.CONF}'\n"
         f"export PYSPARK_PYTHON='{python}' PYSPARK_DRIVER_PYTHON='{python}'\n"
         f"exec '{home}/bin/spark-submit' \"$@\"\n"
     )

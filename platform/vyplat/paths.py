@@ -34,10 +34,14 @@ def kafka_libs() -> Path:
     return _pom_keyed(KAFKA_POM, "kafka")
 
 
+def pom_version(pom_file: Path, name: str) -> str:
+    """The version a pom pins in its `<name.version>` property."""
+    return re.search(rf"<{name}.version>([^<]+)</{name}.version>", pom_file.read_text()).group(1)
+
+
 def _pom_keyed(pom_file: Path, name: str) -> Path:
-    pom = pom_file.read_text()
-    version = re.search(rf"<{name}.version>([^<]+)</{name}.version>", pom).group(1)
-    return CACHE / f"{name}-{version}-{hashlib.sha256(pom.encode()).hexdigest()[:12]}"
+    digest = hashlib.sha256(pom_file.read_bytes()).hexdigest()[:12]
+    return CACHE / f"{name}-{pom_version(pom_file, name)}-{digest}"
 
 
 def hadoop_libs() -> Path:

@@ -112,22 +112,23 @@ def test_local_log4j_writes_into_hadoop_log_dir():
     assert "log4j.appender.console=org.apache.log4j.ConsoleAppender" in text
 
 
-def hadoop_version() -> str:
-    return re.search(r"<hadoop.version>([^<]+)</hadoop.version>", (HADOOP / "local" / "pom.xml").read_text()).group(1)
+def vyplat_paths():
+    # The install step's view of versions and caches (platform/vyplat/paths.py).
+    sys.path.insert(0, str(REPO / "platform"))
+    from vyplat import paths
+    return paths
 
 
 def test_local_hadoop_is_3_and_prod_describes_the_same_version():
-    version = hadoop_version()
+    paths = vyplat_paths()
+    version = paths.pom_version(paths.HADOOP_POM, "hadoop")
     assert version.startswith("3."), f"hadoop/local/pom.xml pins Hadoop {version}"
     for path in (HADOOP / "prod").glob("*-site.xml"):
         assert f"Apache Hadoop {version}" in path.read_text(), f"{path} does not name Hadoop {version}"
 
 
 def hadoop_jars() -> Path:
-    # The install step's cache (platform/vyplat/paths.py): keyed by the pom's version and hash.
-    sys.path.insert(0, str(REPO / "platform"))
-    from vyplat import paths
-    libs = paths.hadoop_libs()
+    libs = vyplat_paths().hadoop_libs()
     assert (libs / ".complete").exists(), f"no Hadoop jars in {libs}: run `make up` (it resolves them)"
     return libs
 

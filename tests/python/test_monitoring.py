@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "monitoring"
@@ -171,18 +172,6 @@ def active_alerts(platform, name: str) -> list:
         {"filter": f'alertname="{name}"', "active": "true", "silenced": "false", "inhibited": "true"}
     )
     return http_json(url)
-
-
-def wait_for(what: str, check, deadline_s: float, poll_s: float = 1.0):
-    """Poll `check` until it returns something truthy; fail naming `what` after the deadline."""
-    end = time.monotonic() + deadline_s
-    last = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(poll_s)
-    pytest.fail(f"{what} not seen within {deadline_s:.0f} s (last: {last!r})")
 
 
 def probe_value(platform, broker: str):

@@ -7,13 +7,13 @@ Run: `.vygoda/venv/bin/python -m pytest tests/python/test_spark_cluster.py` (aft
 """
 import json
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
 from browser import render, screenshot
+from polling import wait_for
 
 from workspace import built
 
@@ -23,20 +23,21 @@ PLATFORM = json.loads(PLATFORM_FILE.read_text())
 SPARK = PLATFORM["spark"]
 
 
-def eventually(what, check, timeout=60.0):
-    """Poll `check` until it returns something truthy; the history server picks up a finished
-    event log on its own schedule (spark.history.fs.update.interval)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except requests.RequestException as error:
-            last = error
-        time.sleep(0.5)
-    pytest.fail(f"{what} not seen within {timeout:.0f}s (last error: {last})")
+def run_job(tmp: Path, job: str, definition: str, *run_args: str):
+    """`vygoda-jobs run <job>` with a jobs file of its own; returns the CLI prefix and the process."""
+    (tmp / "jobs.toml").write_text(f"""
+[driver]
+log_dir = "{tmp}/logs"
+env = {{ SPARK_LOCAL_IP = "127.0.0.1" }}
+
+[jobs.{job}]
+{definition}
+timeout = "10m"
+""")
+    cli = [str(built("bins", "vygoda-jobs")), "--jobs", str(tmp / "jobs.toml"), "--platform", str(PLATFORM_FILE)]
+    proc = subprocess.run([*cli, "run", job, *run_args], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return cli, proc
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +45,12 @@ def finished_run(tmp_path_factory):
     """One run of a small PySpark job through the jobs driver, on the default master."""
     tmp = tmp_path_factory.mktemp("spark-cluster")
     job = f"cluster-{uuid.uuid4().hex[:8]}"
-    fixtures = REPO / "jobs" / "tests" / "fixtures"
-    (tmp / "jobs.toml").write_text(f"""
-[driver]
-log_dir = "{tmp}/logs"
-env = {{ SPARK_LOCAL_IP = "127.0.0.1" }}
-
-[jobs.{job}]
-script = "{fixtures / 'spark_ok.py'}"
+    cli, _ = run_job(tmp, job, f"""
+script = "{REPO / 'jobs' / 'tests' / 'fixtures' / 'spark_ok.py'}"
 py_files = ["{REPO / 'spark' / 'jobs' / 'common.py'}"]
 args = ["--output", "{{output}}", "--run-id", "{{run_id}}"]
 output = "file://{tmp}/out/{{run_id}}"
-timeout = "10m"
-""")
-    cli = [str(built("bins", "vygoda-jobs")), "--jobs", str(tmp / "jobs.toml"), "--platform", str(PLATFORM_FILE)]
-    proc = subprocess.run([*cli, "run", job, "--quiet"], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+""", "--quiet")
     history = subprocess.run([*cli, "history", job, "--json"], capture_output=True, text=True, check=True)
     run = json.loads(history.stdout.splitlines()[0])
     return cli, run
@@ -88,7 +79,8 @@ def test_history_server_shows_the_run_with_its_jobs_succeeded(finished_run):
         apps = requests.get(api, params={"status": "completed"}, timeout=10).json()
         return next((a for a in apps if a["id"] == app), None)
 
-    entry = eventually(f"application {app} on the history server", listed)
+    # The history server picks a finished event log up on its own schedule.
+    entry = wait_for(f"application {app} on the history server", listed, 60, 0.5)
     assert run["run_id"] in entry["name"]
     assert entry["attempts"][-1]["completed"] is True
     jobs = requests.get(f"{api}/{app}/jobs", timeout=10).json()
@@ -111,20 +103,10 @@ def test_packages_resolve_from_maven_central_at_the_runtime_version(tmp_path):
     cluster resolves it from Maven Central at the version of the pyspark the platform runs."""
     version = subprocess.run([SPARK["python"], "-c", "import pyspark; print(pyspark.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    job = f"packages-{uuid.uuid4().hex[:8]}"
-    (tmp_path / "jobs.toml").write_text(f"""
-[driver]
-log_dir = "{tmp_path}/logs"
-env = {{ SPARK_LOCAL_IP = "127.0.0.1" }}
-
-[jobs.{job}]
+    _, proc = run_job(tmp_path, f"packages-{uuid.uuid4().hex[:8]}", f"""
 script = "{REPO / 'tests' / 'fixtures' / 'spark_avro_roundtrip.py'}"
 args = ["--output", "file://{tmp_path}/avro"]
 conf = {{ "spark.jars.packages" = "org.apache.spark:spark-avro_2.13:{version}" }}
-timeout = "10m"
 """)
-    cli = [str(built("bins", "vygoda-jobs")), "--jobs", str(tmp_path / "jobs.toml"), "--platform", str(PLATFORM_FILE)]
-    proc = subprocess.run([*cli, "run", job], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "avro rows=500" in proc.stdout
     assert f"spark-avro_2.13;{version}" in proc.stdout + proc.stderr, "not resolved through Ivy"
