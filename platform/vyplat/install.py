@@ -26,6 +26,8 @@ APT_PACKAGES = {
     "libssl-dev": "/usr/include/openssl/ssl.h",
     "pkg-config": "/usr/bin/pkg-config",
     "curl": "/usr/bin/curl",
+    # The local dashboards' charting library comes from the npm registry (`npm pack`).
+    "npm": "/usr/bin/npm",
     # The browser tests (NameNode file browser, dashboards) drive it headless.
     "chromium": "/usr/bin/chromium",
 }
