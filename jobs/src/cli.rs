@@ -335,6 +335,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> Result<i32, Error> {
         Command::Serve { metrics_addr } => {
             let mut registry = prometheus_client::registry::Registry::default();
             let metrics = Metrics::new(&mut registry);
+            metrics.zero_jobs(driver.jobs.jobs.keys().map(String::as_str));
             vygoda_common::metrics::serve(metrics_addr, registry, shutdown.clone()).await?;
             tokio::spawn(metrics.clone().keep_fresh(
                 driver.store.clone(),

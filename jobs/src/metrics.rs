@@ -15,7 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
+use crate::store::{RunState, Store};
 
 type Labels = Vec<(String, String)>;
 
@@ -76,6 +76,21 @@ impl Metrics {
         m
     }
 
+    /// Export every configured job's series at zero from the start. A series born at its first
+    /// run would carry that run in its first sample, where `rate()` and `increase()` cannot see it:
+    /// the first run after a restart would be missing from the dashboards and alerts.
+    pub fn zero_jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) {
+        for name in jobs {
+            let _ = self.duration.get_or_create(&job(name));
+            let _ = self.running.get_or_create(&job(name));
+            for state in RunState::ALL.into_iter().filter(|s| s.is_final()) {
+                let mut labels = job(name);
+                labels.push(("outcome".to_owned(), state.as_str().to_owned()));
+                let _ = self.runs.get_or_create(&labels);
+            }
+        }
+    }
+
     pub fn tick_skipped(&self, job_name: &str, reason: &str) {
         let mut labels = job(job_name);
         labels.push(("reason".to_owned(), reason.to_owned()));
@@ -123,5 +138,40 @@ impl Metrics {
                 _ = stop.cancelled() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exposition(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn configured_jobs_are_exported_at_zero_before_their_first_run() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        assert!(!exposition(&registry).contains("job=\"recs\""));
+        metrics.zero_jobs(["recs"]);
+        let text = exposition(&registry);
+        for line in [
+            "vygoda_jobs_run_duration_seconds_count{job=\"recs\"} 0",
+            "vygoda_jobs_runs_total{job=\"recs\",outcome=\"succeeded\"} 0",
+            "vygoda_jobs_runs_total{job=\"recs\",outcome=\"failed\"} 0",
+            "vygoda_jobs_running{job=\"recs\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("outcome=\"running\""),
+            "only final states are outcomes"
+        );
     }
 }
