@@ -47,6 +47,8 @@ function format(value, unit) {
   };
   switch (unit) {
     case "bytes": return compact(value, [" B", " KiB", " MiB", " GiB", " TiB"], 1024);
+    case "Bps": return compact(value, [" B/s", " kB/s", " MB/s", " GB/s"], 1000);
+    case "ms": return value >= 1000 ? `${Number((value / 1000).toPrecision(3))} s` : `${Number(value.toPrecision(3))} ms`;
     case "percentunit": return `${Number((value * 100).toPrecision(3))}%`;
     case "s": return value >= 3600 ? `${Number((value / 3600).toPrecision(3))} h` : `${Number(value.toPrecision(3))} s`;
     case "dateTimeFromNow": return new Date(value * 1000).toISOString().replace(".000Z", "Z");
@@ -86,19 +88,35 @@ async function drawTimeseries(panel, box) {
   const index = new Map(xs.map((t, i) => [t, i]));
   const ys = series.map((s) => {
     const column = new Array(xs.length).fill(null);
-    for (const [t, v] of s.values) column[index.get(t)] = Number(v);
+    // NaN (a ratio over no traffic) is a gap, as in Grafana; uPlot cannot scale an axis over NaN.
+    for (const [t, v] of s.values) column[index.get(t)] = Number.isFinite(Number(v)) ? Number(v) : null;
     return column;
   });
   const unit = panel.fieldConfig?.defaults?.unit;
   const width = Math.max(200, box.clientWidth - 16);
-  const height = Math.max(80, box.clientHeight - 60);
   const opts = {
-    width, height,
+    width, height: Math.max(80, box.clientHeight - 60),
     series: [{}, ...series.map((s, i) => ({ label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5 }))],
-    axes: [{}, { values: (_, ticks) => ticks.map((v) => format(v, unit)), size: 60 }],
-    legend: { show: series.length <= 8 },
+    // The value axis as wide as its longest label ("250 kB/s"), so no label is cut at the left.
+    axes: [{}, { values: (_, ticks) => ticks.map((v) => format(v, unit)),
+                 size: (_, labels) => Math.max(40, 18 + 8 * Math.max(0, ...(labels || []).map((l) => l.length))) }],
   };
-  new uPlot(opts, [xs, ...ys], box);
+  await fitLegend(new uPlot(opts, [xs, ...ys], box), box, width);
+}
+
+// Every series is named in the legend under the plot. The plot gives up height to the legend, down
+// to half of the panel; a longer legend scrolls inside the panel rather than being cut off by it.
+async function fitLegend(plot, box, width) {
+  // uPlot sizes its elements in a microtask: measure the legend once it wraps at the plot's width.
+  await new Promise((resolve) => setTimeout(resolve));
+  const legendBox = plot.root.querySelector(".u-legend");
+  const style = getComputedStyle(box);
+  const title = box.querySelector("h2");
+  const inside = box.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom)
+    - title.offsetHeight - parseFloat(getComputedStyle(title).marginBottom);
+  const legendHeight = Math.min(legendBox.scrollHeight, Math.floor(inside / 2));
+  legendBox.style.maxHeight = `${legendHeight}px`;
+  plot.setSize({ width, height: Math.max(80, Math.floor(inside - legendHeight - 2)) });
 }
 
 async function instant(panel) {

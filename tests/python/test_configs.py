@@ -209,8 +209,8 @@ def test_prod_configs_carry_no_secrets():
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 
 
-def test_there_are_the_four_dashboards():
-    assert {p.stem for p in DASHBOARDS} >= {"platform-overview", "ingest", "lake", "jobs"}
+def test_there_are_the_five_dashboards():
+    assert {p.stem for p in DASHBOARDS} >= {"platform-overview", "ingest", "lake", "jobs", "kafka-brokers"}
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
