@@ -3,7 +3,8 @@
 //! - [`access`]: what a service declares it does on Kafka (checked against kafka/acls.toml).
 //! - [`platform`]: the platform description `make up` writes to `.vygoda/platform.json`.
 //! - [`kafka`]: clap arguments that resolve a cluster + principal into librdkafka properties.
-//! - [`metrics`]: the `/metrics` HTTP endpoint.
+//! - [`metrics`]: the `/metrics` HTTP endpoint and the end-to-end delay histogram.
+//! - [`push`]: short-lived commands report each run to the Prometheus Pushgateway.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 //! - [`telemetry`]: `tracing` set-up.
 //! - [`exit`]: process exit codes shared by all binaries.
@@ -15,6 +16,7 @@ pub mod https;
 pub mod kafka;
 pub mod metrics;
 pub mod platform;
+pub mod push;
 pub mod shutdown;
 pub mod telemetry;
 pub mod topics;

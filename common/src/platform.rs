@@ -98,6 +98,9 @@ pub struct Platform {
     pub prometheus_url: String,
     pub alertmanager_url: String,
     pub spark: Spark,
+    /// Where short-lived commands push their run outcome ([`crate::push`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushgateway_url: Option<String>,
 }
 
 impl Platform {

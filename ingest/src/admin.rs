@@ -75,6 +75,8 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub platform: PlatformArgs,
     #[command(flatten)]
+    pub push: vygoda_common::push::PushArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     /// Kafka cluster holding the ban list.
     #[arg(long, env = "VYGODA_CLUSTER", default_value = "prod")]
@@ -129,6 +131,8 @@ pub enum Action {
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Pushgateway for the run's outcome ([`vygoda_common::push`]); None: no push.
+    pub push_to: Option<String>,
     pub kafka: BTreeMap<String, String>,
     pub cluster: String,
     pub principal: String,
@@ -180,6 +184,7 @@ impl Cli {
             BanAction::List { json, .. } => Action::List { json },
         };
         Ok(Config {
+            push_to: c.push.resolve_from(&c.platform),
             kafka,
             cluster: c.cluster,
             principal: c.principal,

@@ -360,6 +360,10 @@ impl<S: Storage, R: SchemaSource> Engine<S, R> {
             p.committed_next = Some(cut + 1);
         }
         let m = &self.metrics;
+        group.stamps.observe(
+            &m.commit_delay.get_or_create(&Metrics::topic(topic)),
+            vygoda_common::metrics::now_ms(),
+        );
         m.records_written
             .get_or_create(&Metrics::topic(topic))
             .inc_by(group.records);

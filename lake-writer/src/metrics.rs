@@ -75,6 +75,7 @@ pub struct Metrics {
     pub lag: Family<PartitionLabel, Gauge>,
     pub watermark: Family<TopicLabel, Gauge>,
     pub write_seconds: Histogram,
+    pub commit_delay: Family<TopicLabel, Histogram, fn() -> Histogram>,
     pub storage_retries: Family<OpLabel, Counter>,
 }
 
@@ -92,6 +93,7 @@ impl Metrics {
             lag: Family::default(),
             watermark: Family::default(),
             write_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            commit_delay: Family::new_with_constructor(vygoda_common::metrics::delay_histogram),
             storage_retries: Family::default(),
         }
     }
@@ -146,6 +148,11 @@ impl Metrics {
             m.write_seconds.clone(),
         );
         r.register(
+            "commit_delay_seconds",
+            "Record's Kafka timestamp to the lake file holding it committed, per record",
+            m.commit_delay.clone(),
+        );
+        r.register(
             "storage_retries",
             "Storage calls retried after a transient failure",
             m.storage_retries.clone(),
@@ -158,6 +165,7 @@ impl Metrics {
     pub fn preset_topic(&self, topic: &str) {
         let _ = self.records_written.get_or_create(&Self::topic(topic));
         let _ = self.bytes_written.get_or_create(&Self::topic(topic));
+        let _ = self.commit_delay.get_or_create(&Self::topic(topic));
         for reason in [
             CloseReason::Size,
             CloseReason::Count,

@@ -2,6 +2,7 @@
 //! batches, and the encoded bytes stay in memory until the file is committed (then they are
 //! written in one go, which makes a failed upload simply retryable).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::builders::BuildError;
 use crate::config::{Codec, WriterConfig};
@@ -47,6 +49,39 @@ pub fn writer_properties(cfg: &WriterConfig) -> Arc<WriterProperties> {
     )
 }
 
+/// Kafka timestamps of a file's records, counted per 10 ms tick: the commit observes every
+/// record's delay without keeping one value per record (the resolution is far below the delays
+/// that matter, which are seconds to an hour).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Stamps(BTreeMap<i64, u64>);
+
+impl Stamps {
+    const TICK_MS: i64 = 10;
+
+    pub fn add(&mut self, timestamp_ms: i64) {
+        *self
+            .0
+            .entry(timestamp_ms.div_euclid(Self::TICK_MS))
+            .or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: Stamps) {
+        for (tick, n) in other.0 {
+            *self.0.entry(tick).or_default() += n;
+        }
+    }
+
+    /// Observe each record's delay from its timestamp to `now_ms` in `histogram`.
+    pub fn observe(&self, histogram: &Histogram, now_ms: i64) {
+        for (&tick, &n) in &self.0 {
+            let delay = vygoda_common::metrics::delay_seconds(tick * Self::TICK_MS, now_ms);
+            for _ in 0..n {
+                histogram.observe(delay);
+            }
+        }
+    }
+}
+
 pub struct OpenFile {
     rows: RowBuilder,
     writer: ArrowWriter<Vec<u8>>,
@@ -58,6 +93,7 @@ pub struct OpenFile {
     pub opened_at: Instant,
     /// Largest partition time (ms) of the rows in this file.
     pub max_time_ms: i64,
+    pub stamps: Stamps,
 }
 
 /// A closed file, ready to upload.
@@ -68,6 +104,7 @@ pub struct FinishedFile {
     pub last_offset: i64,
     pub records: u64,
     pub max_time_ms: i64,
+    pub stamps: Stamps,
 }
 
 impl OpenFile {
@@ -88,6 +125,7 @@ impl OpenFile {
             records: 0,
             opened_at: Instant::now(),
             max_time_ms: i64::MIN,
+            stamps: Stamps::default(),
         })
     }
 
@@ -114,6 +152,9 @@ impl OpenFile {
         self.last_offset = meta.offset;
         self.records += 1;
         self.max_time_ms = self.max_time_ms.max(time_ms);
+        if let Some(ts) = meta.timestamp_ms {
+            self.stamps.add(ts);
+        }
         self.pending_bytes += input_bytes as u64 * BUILDER_FACTOR + ROW_OVERHEAD;
         if self.rows.rows() >= BATCH_ROWS || self.pending_bytes >= BATCH_BYTES {
             self.encode_pending()?;
@@ -151,6 +192,37 @@ impl OpenFile {
             last_offset: self.last_offset,
             records: self.records,
             max_time_ms: self.max_time_ms,
+            stamps: std::mem::take(&mut self.stamps),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::registry::Registry;
+
+    #[test]
+    fn stamps_observe_every_record_with_its_delay() {
+        let mut file_a = Stamps::default();
+        file_a.add(1_000);
+        file_a.add(1_004); // same 10 ms tick as 1_000
+        let mut file_b = Stamps::default();
+        file_b.add(5_000);
+        file_a.merge(file_b);
+        let histogram = Histogram::new([2.0, 10.0]);
+        file_a.observe(&histogram, 6_000);
+        let mut registry = Registry::default();
+        registry.register("delay", "test", histogram);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "delay_count 3",
+            "delay_sum 11.0",
+            "delay_bucket{le=\"2.0\"} 1",
+            "delay_bucket{le=\"10.0\"} 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::commit::Member;
 use crate::dead_letter::DeadLetterBuffer;
 use crate::layout::{dead_letter_dir, file_name, hour_dir, FileKind};
-use crate::open_file::{FileError, OpenFile};
+use crate::open_file::{FileError, OpenFile, Stamps};
 use crate::rows::LakeSchema;
 
 pub struct PartitionWriter {
@@ -38,6 +38,8 @@ pub struct Group {
     pub bytes: u64,
     pub hours: Vec<i64>,
     pub max_time_ms: Option<i64>,
+    /// Kafka timestamps of the group's Parquet rows, for the commit-delay histogram.
+    pub stamps: Stamps,
 }
 
 impl PartitionWriter {
@@ -88,6 +90,7 @@ impl PartitionWriter {
             bytes: 0,
             hours: Vec::new(),
             max_time_ms: None,
+            stamps: Stamps::default(),
         };
         for (_, file) in std::mem::take(&mut self.open) {
             let f = file.finish()?;
@@ -95,6 +98,7 @@ impl PartitionWriter {
             group.bytes += f.bytes.len() as u64;
             group.hours.push(f.hour);
             group.max_time_ms = group.max_time_ms.max(Some(f.max_time_ms));
+            group.stamps.merge(f.stamps);
             group.members.push(Member {
                 dir: hour_dir(&self.topic, f.hour),
                 final_name: file_name(

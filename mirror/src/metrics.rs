@@ -6,20 +6,24 @@
 //!   of the oldest record read but not yet acknowledged, or, when none is in flight, of the
 //!   last record copied (an upper bound: the next record is younger).
 //! - `vygoda_mirror_copied_records_total`, `vygoda_mirror_copied_bytes_total` (key + value).
+//! - `vygoda_mirror_delay_seconds{topic}`: histogram of source record timestamp → acknowledged
+//!   by the destination, per record (the timestamp is copied, so this is the source producer's
+//!   clock against ours).
 //! - `vygoda_mirror_next_source_offset`, `vygoda_mirror_source_errors_total`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use rdkafka::consumer::Consumer;
 use tokio_util::sync::CancellationToken;
+use vygoda_common::metrics::{delay_histogram, delay_seconds, now_ms};
 
 use crate::resume::Slot;
 use crate::setup::metadata_client;
@@ -29,6 +33,11 @@ use crate::Config;
 struct PartitionLabels {
     topic: String,
     partition: i32,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabels {
+    topic: String,
 }
 
 /// A record sent to the destination and not acknowledged yet.
@@ -55,6 +64,7 @@ pub(crate) struct PartitionProgress {
     next_gauge: Gauge,
     lag_records: Gauge,
     lag_seconds: Gauge<f64, AtomicU64>,
+    delay: Histogram,
 }
 
 impl PartitionProgress {
@@ -74,6 +84,7 @@ impl PartitionProgress {
             self.next.store(record.offset + 1, Ordering::Release);
             if let Some(ts) = record.timestamp_ms {
                 self.last_copied_ms.store(ts, Ordering::Release);
+                self.delay.observe(delay_seconds(ts, now_ms()));
             }
             self.records.inc();
             self.bytes.inc_by(record.bytes);
@@ -122,6 +133,9 @@ impl Metrics {
         let lag_records = Family::<PartitionLabels, Gauge>::default();
         let lag_seconds = Family::<PartitionLabels, Gauge<f64, AtomicU64>>::default();
         let source_errors = Counter::default();
+        let delay = Family::<TopicLabels, Histogram>::new_with_constructor(
+            delay_histogram as fn() -> Histogram,
+        );
         registry.register(
             "copied_records",
             "Records copied and acknowledged by the destination",
@@ -146,6 +160,11 @@ impl Metrics {
             "lag_seconds",
             "Age of the oldest record not yet copied (0 when caught up)",
             lag_seconds.clone(),
+        );
+        registry.register(
+            "delay_seconds",
+            "Source record timestamp to acknowledged by the destination",
+            delay.clone(),
         );
         registry.register(
             "source_errors",
@@ -175,6 +194,9 @@ impl Metrics {
                     next_gauge: next.get_or_create_owned(&labels),
                     lag_records: lag_records.get_or_create_owned(&labels),
                     lag_seconds: lag_seconds.get_or_create_owned(&labels),
+                    delay: delay.get_or_create_owned(&TopicLabels {
+                        topic: s.topic.clone(),
+                    }),
                 };
                 p.next_gauge.set(s.next);
                 p
@@ -205,12 +227,6 @@ impl Metrics {
             .iter()
             .fold((0, 0), |(r, b), p| (r + p.records.get(), b + p.bytes.get()))
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Refresh the lag gauges from the source high watermarks every `lag_interval` until `stop`.

@@ -89,6 +89,7 @@ impl FakePlatform {
                 master_ui: None,
                 history_url: None,
             },
+            pushgateway_url: None,
         };
         let path = dir.path().join("platform.json");
         std::fs::write(&path, serde_json::to_vec(&platform).expect("json")).expect("write");

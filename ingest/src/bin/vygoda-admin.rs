@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vygoda_common::exit;
+use vygoda_common::push::RunReport;
 use vygoda_ingest::admin::{self, Action, Cli, Outcome};
 
 fn main() -> ExitCode {
@@ -18,9 +19,11 @@ fn main() -> ExitCode {
             }
         };
         let json = matches!(config.action, Action::List { json: true });
-        match admin::run(config).await {
+        let report = RunReport::start("vygoda-admin", config.push_to.clone());
+        let code = match admin::run(config).await {
             Ok(Outcome::Added { ban, replaced }) => {
                 let verb = if replaced { "updated" } else { "added" };
+                report.records(verb, 1);
                 println!(
                     "{verb} ban {} ({}), by {}",
                     ban.key(),
@@ -30,24 +33,30 @@ fn main() -> ExitCode {
                 exit::OK
             }
             Ok(Outcome::Removed(ban)) => {
+                report.records("removed", 1);
                 println!("removed ban {}", ban.key());
                 exit::OK
             }
             Ok(Outcome::NotBanned { key }) => {
+                report.records("not_banned", 1);
                 println!("{key} is not banned; nothing to do");
                 exit::OK
             }
-            Ok(Outcome::Listed(bans)) if json => match serde_json::to_string_pretty(&bans) {
-                Ok(text) => {
-                    println!("{text}");
-                    exit::OK
+            Ok(Outcome::Listed(bans)) if json => {
+                report.records("listed", bans.len() as u64);
+                match serde_json::to_string_pretty(&bans) {
+                    Ok(text) => {
+                        println!("{text}");
+                        exit::OK
+                    }
+                    Err(e) => {
+                        eprintln!("vygoda-admin: {e}");
+                        exit::FAILED
+                    }
                 }
-                Err(e) => {
-                    eprintln!("vygoda-admin: {e}");
-                    exit::FAILED
-                }
-            },
+            }
             Ok(Outcome::Listed(bans)) => {
+                report.records("listed", bans.len() as u64);
                 print!("{}", admin::table(&bans));
                 exit::OK
             }
@@ -55,6 +64,8 @@ fn main() -> ExitCode {
                 eprintln!("vygoda-admin: {e}");
                 e.exit_code()
             }
-        }
+        };
+        report.finish(code).await;
+        code
     })
 }

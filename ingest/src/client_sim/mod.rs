@@ -32,6 +32,8 @@ pub struct Args {
     #[command(flatten)]
     pub platform: PlatformArgs,
     #[command(flatten)]
+    pub push: vygoda_common::push::PushArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     /// Kafka cluster.
     #[arg(long, env = "VYGODA_CLUSTER", default_value = "prod")]
@@ -107,6 +109,8 @@ pub enum CatalogueSource {
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Pushgateway for the run's outcome ([`vygoda_common::push`]); None: no push.
+    pub push_to: Option<String>,
     pub kafka: BTreeMap<String, String>,
     pub cluster: String,
     pub principal: String,
@@ -193,6 +197,7 @@ impl Args {
             CatalogueSource::File(PathBuf::from(self.catalogue))
         };
         Ok(Config {
+            push_to: self.push.resolve_from(&self.platform),
             kafka,
             cluster: self.cluster,
             principal: self.principal,

@@ -4,6 +4,7 @@
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
@@ -11,7 +12,7 @@ use rdkafka::statistics::Statistics;
 
 type Labels = Vec<(String, String)>;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     pub consumed: Counter,
     pub passed: Counter,
@@ -24,6 +25,31 @@ pub struct Metrics {
     pub bans: Family<Labels, Gauge>,
     pub products_known: Gauge,
     pub products_listed: Gauge,
+    /// From a product record's timestamp (set by its producer) to its outcome being durable.
+    pub end_to_end: Histogram,
+    /// One batch of products: decode, match, produce, await acks.
+    pub batch_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            consumed: Counter::default(),
+            passed: Counter::default(),
+            banned: Family::default(),
+            delisted: Counter::default(),
+            relisted: Counter::default(),
+            deleted: Counter::default(),
+            dead_lettered: Family::default(),
+            consumer_lag: Family::default(),
+            bans: Family::default(),
+            products_known: Gauge::default(),
+            products_listed: Gauge::default(),
+            end_to_end: vygoda_common::metrics::delay_histogram(),
+            // 1 ms … ~16 s.
+            batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+        }
+    }
 }
 
 impl Metrics {
@@ -84,6 +110,30 @@ impl Metrics {
             "Products currently listed on the filtered topic",
             self.products_listed.clone(),
         );
+        registry.register(
+            format!("{p}end_to_end_seconds"),
+            "Product record timestamp to its outcome acknowledged (filtered, tombstoned or held back)",
+            self.end_to_end.clone(),
+        );
+        registry.register(
+            format!("{p}batch_seconds"),
+            "Time to process one batch of product records, acks included",
+            self.batch_seconds.clone(),
+        );
+    }
+
+    /// A batch is durable (its writes acknowledged): observe each record's delay and the batch's.
+    pub fn batch_done(
+        &self,
+        timestamps_ms: impl IntoIterator<Item = Option<i64>>,
+        started: std::time::Instant,
+    ) {
+        let now = vygoda_common::metrics::now_ms();
+        for ts in timestamps_ms.into_iter().flatten() {
+            self.end_to_end
+                .observe(vygoda_common::metrics::delay_seconds(ts, now));
+        }
+        self.batch_seconds.observe(started.elapsed().as_secs_f64());
     }
 
     /// Create the labelled series known at start at 0: dashboards and `increase()` then see a

@@ -370,6 +370,7 @@ async fn consume(
                         _ => break,
                     }
                 }
+                let started = std::time::Instant::now();
                 engine.sync_bans(bans, true).await?;
                 let mut offsets = BTreeMap::new();
                 for msg in &batch {
@@ -377,6 +378,7 @@ async fn consume(
                     offsets.insert(msg.partition(), msg.offset() + 1);
                 }
                 engine.output.flush().await?;
+                engine.metrics.batch_done(batch.iter().map(|m| m.timestamp().to_millis()), started);
                 commit(group, &config.products_topic, &offsets, CommitMode::Async);
                 engine.update_gauges();
             }

@@ -42,6 +42,8 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub platform: PlatformArgs,
     #[command(flatten)]
+    pub push: vygoda_common::push::PushArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     /// Kafka cluster to publish to (a key of platform.json `clusters`).
     #[arg(long, env = "VYGODA_CLUSTER", default_value = "prod")]
@@ -224,6 +226,7 @@ impl Cli {
             }
         };
         Ok(Config {
+            push_to: c.push.resolve(platform.as_ref()),
             kafka,
             cluster: c.cluster,
             principal: c.principal,

@@ -84,6 +84,8 @@ impl Input {
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Pushgateway for the run's outcome ([`vygoda_common::push`]); None: no push.
+    pub push_to: Option<String>,
     pub kafka: std::collections::BTreeMap<String, String>,
     pub cluster: String,
     pub principal: String,

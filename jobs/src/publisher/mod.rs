@@ -33,6 +33,8 @@ use source::SourceError;
 pub struct Args {
     #[command(flatten)]
     pub platform: PlatformArgs,
+    #[command(flatten)]
+    pub push: vygoda_common::push::PushArgs,
     /// Output directory of the run (file:// or hdfs:// URL), holding Parquet and _SUCCESS.
     #[arg(long, env = "VYGODA_PUBLISHER_RUN_DIR", default_value = "")]
     pub run_dir: String,
@@ -66,6 +68,8 @@ pub struct Args {
 /// Validated publisher settings.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Pushgateway for the run's outcome ([`vygoda_common::push`]); None: no push.
+    pub push_to: Option<String>,
     pub kafka: BTreeMap<String, String>,
     pub cluster: String,
     pub principal: String,
@@ -137,6 +141,7 @@ impl Config {
             .map(Into::into)
             .or(platform.as_ref().map(|p| p.schema_registry.ca.clone()));
         Ok(Config {
+            push_to: args.push.resolve(platform.as_ref()),
             kafka,
             cluster: args.cluster.clone(),
             principal: args.principal.clone(),
