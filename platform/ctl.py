@@ -55,6 +55,11 @@ def write_platform_json() -> None:
         "postgres_url": postgres.url("vygoda", "vygoda"),
         "prometheus_url": monitoring.PROMETHEUS,
         "alertmanager_url": monitoring.ALERTMANAGER,
+        # Short-lived commands PUT their outcome to <pushgateway_url>/metrics/job/<command>.
+        "pushgateway_url": monitoring.PUSHGATEWAY,
+        # Alertmanager's Telegram route posts to this stand-in of the Bot API (messages in
+        # .vygoda/monitoring/telegram.jsonl).
+        "telegram_standin_url": monitoring.TELEGRAM_API,
         "dashboards_url": dashboards.URL,
         # Jobs run on the standalone cluster; `local[N]` stays a per-job option.
         "spark": {"submit": str(paths.SPARK_SUBMIT),

@@ -19,6 +19,8 @@ APT_PACKAGES = {
     "prometheus-alertmanager": "/usr/bin/prometheus-alertmanager",
     "prometheus-blackbox-exporter": "/usr/bin/prometheus-blackbox-exporter",
     "prometheus-node-exporter": "/usr/bin/prometheus-node-exporter",
+    # Short-lived commands push their outcome there (monitoring.py starts it on loopback).
+    "prometheus-pushgateway": "/usr/bin/prometheus-pushgateway",
     "postgresql": "/usr/lib/postgresql",
     "openjdk-17-jre-headless": "/usr/bin/java",
     "maven": "/usr/bin/mvn",
@@ -48,7 +50,7 @@ def apt() -> None:
     run(["apt-get", "update", "-qq"], env=env)
     run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
     # Debian starts nothing without systemd, but stop a packaged server if some init did.
-    for svc in ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter"):
+    for svc in ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter", "prometheus-pushgateway"):
         subprocess.run(["service", svc, "stop"], capture_output=True)
 
 

@@ -1,5 +1,6 @@
-"""Who exists (kafka/acls.toml) and generated passwords (the PostgreSQL roles'), never committed,
-owner-readable only. Principals have certificates, not passwords (kafka/make-certs.sh)."""
+"""Who exists (kafka/acls.toml) and generated secrets (the PostgreSQL roles' passwords, the
+Telegram bot's token and chat id of the local alert route), never committed, owner-readable only.
+Principals have certificates, not passwords (kafka/make-certs.sh)."""
 import os
 import secrets as _secrets
 import string
@@ -19,11 +20,27 @@ def principals() -> list:
 def password(name: str) -> str:
     """The password of `name` (a PostgreSQL role), generated on first use and kept in
     .vygoda/secrets/<name>."""
+    return _kept(name, _generate)
+
+
+def telegram() -> tuple:
+    """(bot token, chat id) of the local Telegram alert route, generated on first use and kept in
+    .vygoda/secrets/telegram-bot-token and telegram-chat-id. Shaped like real ones (`<bot id>:<35
+    characters>`, a supergroup's negative id), so Alertmanager and the stand-in of the Bot API
+    (monitoring/telegram_standin.py) treat them as they would production's."""
+    token = _kept("telegram-bot-token", lambda: f"{_secrets.randbelow(9 * 10**9) + 10**9}:"
+                  + "".join(_secrets.choice(_ALPHABET + "_-") for _ in range(35)))
+    chat_id = _kept("telegram-chat-id", lambda: str(-(10**12) - _secrets.randbelow(10**12)))
+    return token, int(chat_id)
+
+
+def _kept(name: str, make) -> str:
+    """.vygoda/secrets/<name>, written by `make()` (mode 0600 from the start) if it is missing."""
     path = paths.SECRETS / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(_generate())
+            f.write(make())
     return path.read_text().strip()
 
 

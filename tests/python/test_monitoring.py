@@ -8,7 +8,8 @@ only when that file does not exist; a platform file with Prometheus down fails t
 The dashboard tests start vygoda's services (`platform/ctl.py services start`) when they are not
 running, so that every panel has a target; the jobs panels also need one finished run in the
 history (`make test` runs the pipeline first). The dead-broker test kills one broker and runs
-`make up` to bring it back.
+`make up` to bring it back; Alertmanager's Telegram integration must tell the stand-in of the Bot
+API (monitoring/telegram_standin.py) about both.
 """
 
 import json
@@ -16,12 +17,15 @@ import os
 import re
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -115,18 +119,130 @@ def test_alertmanager_config_is_valid(name):
     run([tool("amtool"), "check-config", str(MONITORING / "alertmanager" / name)])
 
 
+@pytest.mark.parametrize("name", ["alertmanager.yml", "alertmanager.prod.yml"])
+def test_alertmanager_configs_hold_telegram_markers_not_secrets(name):
+    # The bot token and chat id are filled in when the file is installed (`make up` locally).
+    text = (MONITORING / "alertmanager" / name).read_text()
+    assert 'bot_token: "@@TELEGRAM_BOT_TOKEN@@"' in text
+    assert re.search(r"chat_id: -1 +# @@TELEGRAM_CHAT_ID@@", text)
+    assert not re.search(r"\b\d{6,}:[A-Za-z0-9_-]{30,}", text), f"{name} holds something like a bot token"
+
+
 @pytest.mark.parametrize(
-    "labels, receiver",
+    "name, labels, receivers",
     [
-        (["alertname=KafkaBrokerDown", "severity=critical", "cluster=prod"], "local-critical"),
-        (["alertname=MirrorLagHigh", "severity=warning"], "local-warning"),
-        (["alertname=Watchdog", "severity=none"], "local-heartbeat"),
+        ("alertmanager.yml", ["alertname=KafkaBrokerDown", "severity=critical", "cluster=prod"],
+         "local-telegram,local-critical"),
+        ("alertmanager.yml", ["alertname=MirrorLagHigh", "severity=warning"], "local-telegram,local-warning"),
+        ("alertmanager.yml", ["alertname=Watchdog", "severity=none"], "local-heartbeat"),
+        ("alertmanager.prod.yml", ["alertname=KafkaBrokerDown", "severity=critical", "cluster=prod"],
+         "team-telegram,oncall-pager,data-platform-email"),
+        ("alertmanager.prod.yml", ["alertname=MirrorLagHigh", "severity=warning"],
+         "team-telegram,data-platform-email"),
+        ("alertmanager.prod.yml", ["alertname=Watchdog", "severity=none"], "deadmans-switch"),
     ],
 )
-def test_alertmanager_routes_by_severity(labels, receiver):
-    config = MONITORING / "alertmanager" / "alertmanager.yml"
+def test_alertmanager_routes_by_severity(name, labels, receivers):
+    config = MONITORING / "alertmanager" / name
     result = run([tool("amtool"), "config", "routes", "test", f"--config.file={config}", *labels])
-    assert result.stdout.strip() == receiver
+    assert result.stdout.strip() == receivers
+
+
+def render_telegram_message(tmp_path, status: str) -> str:
+    """The shared Telegram template rendered by Alertmanager's own code (amtool, HTML escaping as
+    with parse_mode HTML) for a KafkaBrokerDown group of one alert."""
+    alert = {"status": status, "labels": {"alertname": "KafkaBrokerDown", "cluster": "prod", "severity": "critical",
+                                          "broker": "127.0.0.1:19093", "env": "local"},
+             "annotations": {"summary": "Kafka broker 127.0.0.1:19093 (prod) is down <now>"},
+             "startsAt": "2024-01-01T00:00:00Z", "endsAt": "2024-01-01T00:01:00Z" if status == "resolved" else
+             "0001-01-01T00:00:00Z", "generatorURL": "http://127.0.0.1:9090/graph", "fingerprint": "0"}
+    data = {"receiver": "local-telegram", "status": status, "alerts": [alert],
+            "groupLabels": {"alertname": "KafkaBrokerDown", "cluster": "prod"},
+            "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
+            "externalURL": "http://127.0.0.1:9093"}
+    data_file = tmp_path / f"{status}.json"
+    data_file.write_text(json.dumps(data))
+    result = run([tool("amtool"), "template", "render",
+                  f"--template.glob={MONITORING / 'alertmanager' / 'templates' / '*.tmpl'}",
+                  '--template.text={{ template "vygoda.telegram.message" . }}', "--template.type=html",
+                  f"--template.data={data_file}"])
+    return result.stdout.strip()
+
+
+def test_telegram_message_names_status_alert_cluster_and_broker(tmp_path):
+    firing = render_telegram_message(tmp_path, "firing")
+    assert firing.splitlines() == [
+        "<b>FIRING</b> KafkaBrokerDown · cluster prod · critical · local",
+        "firing: broker 127.0.0.1:19093 — Kafka broker 127.0.0.1:19093 (prod) is down &lt;now&gt;",
+    ]
+    resolved = render_telegram_message(tmp_path, "resolved")
+    assert resolved.splitlines()[0] == "<b>RESOLVED</b> KafkaBrokerDown · cluster prod · critical · local"
+    assert resolved.splitlines()[1].startswith("resolved: broker 127.0.0.1:19093 — ")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bot_api(url: str, body: dict | None = None, form: bool = False) -> tuple:
+    """(HTTP status, JSON answer) of one Bot API call."""
+    data, headers = None, {}
+    if body is not None:
+        data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded" if form else "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_telegram_standin_answers_like_the_bot_api(tmp_path):
+    token, chat_id = "123456789:" + "A" * 35, -1001234567890
+    (tmp_path / "token").write_text(token + "\n")
+    (tmp_path / "chat").write_text(f"{chat_id}\n")
+    out = tmp_path / "telegram.jsonl"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(MONITORING / "telegram_standin.py"), "--listen", f"127.0.0.1:{port}",
+                             "--token-file", str(tmp_path / "token"), "--chat-id-file", str(tmp_path / "chat"),
+                             "--out", str(out)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def healthy():
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_for("the stand-in answering /healthz", healthy, 15, poll_s=0.2)
+        status, me = bot_api(f"{base}/bot{token}/getMe")
+        assert status == 200 and me["ok"] and me["result"]["id"] == 123456789 and me["result"]["is_bot"]
+        # Telegram's answers to a wrong token, another chat, HTML it cannot parse, an empty text.
+        assert bot_api(f"{base}/bot123456789:wrong/sendMessage", {"chat_id": chat_id, "text": "x"})[0] == 401
+        status, answer = bot_api(f"{base}/bot{token}/sendMessage", {"chat_id": 42, "text": "x"})
+        assert (status, answer["description"]) == (400, "Bad Request: chat not found")
+        status, answer = bot_api(f"{base}/bot{token}/sendMessage",
+                                 {"chat_id": chat_id, "text": "<b>open", "parse_mode": "HTML"})
+        assert status == 400 and "can't parse entities" in answer["description"]
+        assert bot_api(f"{base}/bot{token}/sendMessage", {"chat_id": chat_id, "text": " "})[0] == 400
+        assert not out.exists(), "a refused message was recorded"
+        # Accepted: JSON (as Alertmanager sends it, chat_id as a string) and form-encoded.
+        status, answer = bot_api(f"{base}/bot{token}/sendMessage",
+                                 {"chat_id": str(chat_id), "text": "<b>FIRING</b> a &amp; b", "parse_mode": "HTML"})
+        assert status == 200 and answer["ok"], answer
+        assert answer["result"]["chat"]["id"] == chat_id and answer["result"]["text"] == "FIRING a & b"
+        status, answer = bot_api(f"{base}/bot{token}/sendMessage", {"chat_id": chat_id, "text": "plain"}, form=True)
+        assert status == 200 and answer["result"]["message_id"] == 2
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [(m["chat_id"], m["text"], m["visible_text"]) for m in lines] == [
+            (chat_id, "<b>FIRING</b> a &amp; b", "FIRING a & b"), (chat_id, "plain", "plain")]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_blackbox_configs_are_valid(tmp_path):
@@ -185,6 +301,20 @@ def test_rendered_prometheus_config_is_valid(platform):
     run([tool("promtool"), "check", "config", str(rendered)])
 
 
+def test_rendered_alertmanager_config_is_valid_and_private(platform):
+    rendered = VYGODA_DIR / "monitoring" / "alertmanager.yml"
+    assert rendered.exists(), f"{rendered} missing: `make up` renders monitoring/alertmanager/alertmanager.yml there"
+    run([tool("amtool"), "check-config", str(rendered)])
+    text = rendered.read_text()
+    token = (VYGODA_DIR / "secrets" / "telegram-bot-token").read_text().strip()
+    chat_id = (VYGODA_DIR / "secrets" / "telegram-chat-id").read_text().strip()
+    assert "@@" not in text
+    assert f'bot_token: "{token}"' in text and re.search(rf"chat_id: {re.escape(chat_id)}\n", text)
+    assert f"api_url: {platform['telegram_standin_url']}" in text
+    # It holds the bot token.
+    assert stat.S_IMODE(rendered.stat().st_mode) & 0o077 == 0, oct(rendered.stat().st_mode)
+
+
 def test_prometheus_loaded_every_alert_rule(platform):
     body = http_json(platform["prometheus_url"].rstrip("/") + "/api/v1/rules?type=alert")
     loaded = {rule["name"] for group in body["data"]["groups"] for rule in group["rules"]}
@@ -195,7 +325,7 @@ def test_prometheus_loaded_every_alert_rule(platform):
 def test_platform_targets_are_scraped_and_healthy(platform):
     def platform_ok():
         broken = []
-        for job in ("prometheus", "alertmanager", "blackbox", "node"):
+        for job in ("prometheus", "alertmanager", "blackbox", "node", "pushgateway"):
             result = prom_query(platform, f'up{{job="{job}"}}')
             if not result or result[0]["value"][1] != "1":
                 broken.append(f"up{{job={job}}}={result and result[0]['value'][1]}")
@@ -230,6 +360,53 @@ def test_platform_targets_are_scraped_and_healthy(platform):
 def test_watchdog_reaches_alertmanager(platform):
     # Proves rule evaluation and Prometheus -> Alertmanager delivery on their own.
     wait_for("Watchdog in Alertmanager", lambda: active_alerts(platform, "Watchdog"), 30)
+
+
+def test_pushed_metric_reaches_prometheus(platform):
+    """A pushed group keeps its own job and instance labels through the scrape (honor_labels)
+    and is gone once the group is deleted."""
+    job = f"test-push-{uuid.uuid4().hex[:12]}"
+    group = f"{platform['pushgateway_url'].rstrip('/')}/metrics/job/{job}/instance/run-1"
+    body = (b"# TYPE vygoda_test_push_records_total counter\n"
+            b'vygoda_test_push_records_total{outcome="ok"} 42\n'
+            b"# TYPE vygoda_test_push_exit_code gauge\n"
+            b"vygoda_test_push_exit_code 0\n")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(group, data=body, method="PUT"), timeout=10) as r:
+            assert r.status in (200, 202), r.status
+    except urllib.error.URLError as error:
+        pytest.fail(f"push to {group} failed ({error}): is the Pushgateway up? (`make up`)")
+    query = f'vygoda_test_push_records_total{{job="{job}"}}'
+    try:
+        [series] = wait_for(f"{query} in Prometheus", lambda: prom_query(platform, query), 30)
+        assert series["metric"]["instance"] == "run-1" and series["metric"]["outcome"] == "ok", series
+        assert series["value"][1] == "42"
+    finally:
+        with urllib.request.urlopen(urllib.request.Request(group, method="DELETE"), timeout=10) as r:
+            assert r.status in (200, 202), r.status
+    # The next scrape no longer has it: Prometheus marks the series stale.
+    wait_for(f"{query} gone after deleting the group", lambda: not prom_query(platform, query), 30)
+
+
+def test_a_command_run_is_pushed_with_its_outcome(platform):
+    """vygoda-admin, a short-lived command, pushes its run (records by outcome, exit code, end
+    time) to the Pushgateway as it exits; Prometheus then holds this run's figures."""
+    admin = PLATFORM_REPO / "target" / "debug" / "vygoda-admin"
+    before = time.time()
+    run = subprocess.run([admin, "ban", "list", "--json"], cwd=PLATFORM_REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    listed = len(json.loads(run.stdout))
+
+    def this_run():
+        ended = prom_query(platform, 'vygoda_command_last_run_timestamp_seconds{job="vygoda-admin"}')
+        return ended if ended and float(ended[0]["value"][1]) >= before else None
+
+    wait_for("this vygoda-admin run in Prometheus (through the Pushgateway)", this_run, 30)
+    [records] = prom_query(platform, 'vygoda_command_records_total{job="vygoda-admin",outcome="listed"}')
+    assert float(records["value"][1]) == listed, records
+    [code] = prom_query(platform, 'vygoda_command_exit_code{job="vygoda-admin"}')
+    assert float(code["value"][1]) == 0, code
 
 
 def dashboard_targets():
@@ -268,6 +445,22 @@ def test_dashboard_query_returns_data(platform, services, title, expr):
     assert result, f"panel {title!r}: {expr} returned no data"
 
 
+def telegram_messages(since: float, status: str, broker: str) -> list:
+    """Messages the Telegram stand-in accepted since `since` that report KafkaBrokerDown for
+    `broker` as `status` (firing | resolved): the header and the alert's own line."""
+    path = VYGODA_DIR / "monitoring" / "telegram.jsonl"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        message = json.loads(line)
+        lines = message["visible_text"].splitlines()
+        if (message["received_at"] >= since and lines[0].startswith(f"{status.upper()} KafkaBrokerDown · cluster prod")
+                and any(x.startswith(f"{status}: broker {broker} — ") for x in lines[1:])):
+            found.append(message)
+    return found
+
+
 # Last in the file: it takes a broker away for ~30 s.
 def test_dead_broker_fires_kafka_broker_down(platform):
     pid_file = VYGODA_DIR / "run" / "kafka-prod-2.pid"
@@ -275,7 +468,16 @@ def test_dead_broker_fires_kafka_broker_down(platform):
     assert pid_file.exists(), f"{pid_file} missing: the platform writes one pid file per broker"
     wait_for(f"probe of {broker} succeeding before the test", lambda: probe_value(platform, broker) == 1.0, 60)
     assert not [a for a in active_alerts(platform, "KafkaBrokerDown") if a["labels"].get("broker") == broker]
+    # The Telegram route's far end must be up: Alertmanager posts to it like to the real Bot API.
+    standin = platform["telegram_standin_url"].rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{standin}/healthz", timeout=5) as response:
+            assert response.status == 200
+    except urllib.error.URLError as error:
+        pytest.fail(f"the Telegram stand-in at {standin} is down ({error}): `make up` starts it")
+    chat_id = int((VYGODA_DIR / "secrets" / "telegram-chat-id").read_text())
 
+    killed_at = time.time()
     pid = int(pid_file.read_text().split()[0])
     os.kill(pid, signal.SIGKILL)
     try:
@@ -292,6 +494,10 @@ def test_dead_broker_fires_kafka_broker_down(platform):
                   if a["labels"].get("cluster") == "prod"]
         assert others == [broker]
         assert not [a for a in active_alerts(platform, "KafkaClusterDown") if a["labels"].get("cluster") == "prod"]
+        # Alertmanager's Telegram integration told the chat, naming the broker.
+        [firing, *_] = wait_for(f"a Telegram message: KafkaBrokerDown firing for {broker}",
+                                lambda: telegram_messages(killed_at, "firing", broker), 30)
+        assert firing["chat_id"] == chat_id and firing["parse_mode"] == "HTML", firing
     finally:
         subprocess.run(["make", "-C", str(PLATFORM_REPO), "up"], check=True, timeout=600)
         wait_for(f"probe of {broker} succeeding after `make up`", lambda: probe_value(platform, broker) == 1.0, 120)
@@ -300,3 +506,7 @@ def test_dead_broker_fires_kafka_broker_down(platform):
         lambda: not [a for a in active_alerts(platform, "KafkaBrokerDown") if a["labels"].get("broker") == broker],
         60,
     )
+    # ... and its resolution, in a second message.
+    [resolved, *_] = wait_for(f"a Telegram message: KafkaBrokerDown resolved for {broker}",
+                              lambda: telegram_messages(killed_at, "resolved", broker), 60)
+    assert resolved["message_id"] > firing["message_id"] and resolved["chat_id"] == chat_id
