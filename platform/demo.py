@@ -189,7 +189,9 @@ Where to look (open in a browser):
    this run      {latest.get('spark_ui') or '-'}   (Spark history server)
    Spark         master {PLATFORM['spark'].get('master_ui')}   history {PLATFORM['spark'].get('history_url')}
    dashboards    {PLATFORM.get('dashboards_url')}/   (the Grafana dashboards, drawn from Prometheus)
-   Prometheus    {PLATFORM['prometheus_url']}   Alertmanager {PLATFORM['alertmanager_url']}
+   Prometheus    {PLATFORM['prometheus_url']}/alerts   Alertmanager {PLATFORM['alertmanager_url']}
+   Telegram      .vygoda/monitoring/telegram.jsonl   (alerts sent to {PLATFORM.get('telegram_standin_url')})
+   Pushgateway   {PLATFORM.get('pushgateway_url')}   (the commands' last runs)
    run output    {latest.get('output_path')}   (WebHDFS {PLATFORM['hdfs']['webhdfs']}/lake?op=LISTSTATUS)
    registry      {PLATFORM['schema_registry']['url']}/subjects
    job history   target/debug/vygoda-jobs history; logs: target/debug/vygoda-jobs logs {latest.get('run_id')}
