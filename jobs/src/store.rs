@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::Row;
 
 #[derive(Debug, thiserror::Error)]
@@ -225,28 +225,13 @@ pub struct Store {
 impl Store {
     /// Connect and create the tables (idempotent; serialised so concurrent first starts agree).
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(timeout)
-            .connect(url)
+        use vygoda_common::postgres::{connect_with_schema, SchemaError};
+        let pool = connect_with_schema(url, 4, timeout, LOCK_NS, SCHEMA)
             .await
-            .map_err(StoreError::Connect)?;
-        let mut tx = pool.begin().await.map_err(StoreError::Connect)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
-            .bind(LOCK_NS)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("schema lock"))?;
-        // "already exists, skipping" notices on every start are noise, not news.
-        sqlx::raw_sql("SET LOCAL client_min_messages = warning")
-            .execute(&mut *tx)
-            .await
-            .map_err(q("create tables"))?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("create tables"))?;
-        tx.commit().await.map_err(q("create tables"))?;
+            .map_err(|e| match e {
+                SchemaError::Connect(e) => StoreError::Connect(e),
+                SchemaError::Apply(e) => q("create tables")(e),
+            })?;
         Ok(Store {
             pool,
             host: crate::process::hostname(),
