@@ -6,7 +6,15 @@ use crate::avro::{self, nullable, AvroShapeError, Fields};
 
 /// Event types producers may write. A string in the schema (readers must tolerate new ones),
 /// validated here so producers never invent one by mistake.
-pub const EVENT_TYPES: &[&str] = &["view", "add_to_cart", "purchase", "review", "search"];
+/// `recommend`: a client asked for its recommendations (CLIENT API).
+pub const EVENT_TYPES: &[&str] = &[
+    "view",
+    "add_to_cart",
+    "purchase",
+    "review",
+    "search",
+    "recommend",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ClientEvent {
@@ -17,13 +25,17 @@ pub struct ClientEvent {
     pub product_id: Option<String>,
     pub query: Option<String>,
     pub rating: Option<i32>,
+    /// Results a search (or recommendation request) returned; CLIENT API requests only.
+    pub result_count: Option<i32>,
     /// UTC milliseconds.
     pub ts: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
-    #[error("unknown event_type `{0}`; known: view, add_to_cart, purchase, review, search")]
+    #[error(
+        "unknown event_type `{0}`; known: view, add_to_cart, purchase, review, search, recommend"
+    )]
     UnknownType(String),
     #[error("{0} events need a product_id")]
     NeedsProduct(String),
@@ -51,7 +63,9 @@ impl ClientEvent {
         if !EVENT_TYPES.contains(&t) {
             return Err(EventError::UnknownType(self.event_type.clone()));
         }
-        if t != "search" && self.product_id.as_deref().is_none_or(str::is_empty) {
+        if !matches!(t, "search" | "recommend")
+            && self.product_id.as_deref().is_none_or(str::is_empty)
+        {
             return Err(EventError::NeedsProduct(self.event_type.clone()));
         }
         if t == "search" && self.query.as_deref().is_none_or(str::is_empty) {
@@ -77,6 +91,10 @@ impl ClientEvent {
             ("query".into(), nullable(self.query.as_deref().map(s))),
             ("rating".into(), nullable(self.rating.map(Value::Int))),
             ("ts".into(), Value::TimestampMillis(self.ts)),
+            (
+                "result_count".into(),
+                nullable(self.result_count.map(Value::Int)),
+            ),
         ])
     }
 
@@ -93,6 +111,9 @@ impl ClientEvent {
                 .map(|v| avro::int(v, "rating"))
                 .transpose()?,
             ts: avro::timestamp_millis(f.take("ts")?, "ts")?,
+            result_count: avro::optional(f.take("result_count")?)
+                .map(|v| avro::int(v, "result_count"))
+                .transpose()?,
         })
     }
 }
@@ -110,6 +131,7 @@ mod tests {
             product_id: Some("123".into()),
             query: None,
             rating: None,
+            result_count: None,
             ts: 1,
         }
     }

@@ -10,6 +10,7 @@ pub const PRODUCTS_FILTERED: &str =
     include_str!("../../kafka/schemas/products-filtered-value.avsc");
 pub const PRODUCT_BANS: &str = include_str!("../../kafka/schemas/product-bans-value.avsc");
 pub const CLIENT_EVENTS: &str = include_str!("../../kafka/schemas/client-events-value.avsc");
+pub const RECOMMENDATIONS: &str = include_str!("../../kafka/schemas/recommendations-value.avsc");
 
 /// The value subject of a topic.
 pub fn value_subject(topic: &str) -> String {
@@ -45,13 +46,24 @@ pub fn client_events() -> Arc<Schema> {
     parsed(&S, CLIENT_EVENTS)
 }
 
+pub fn recommendations() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    parsed(&S, RECOMMENDATIONS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn bundled_schemas_parse() {
-        for text in [PRODUCTS, PRODUCTS_FILTERED, PRODUCT_BANS, CLIENT_EVENTS] {
+        for text in [
+            PRODUCTS,
+            PRODUCTS_FILTERED,
+            PRODUCT_BANS,
+            CLIENT_EVENTS,
+            RECOMMENDATIONS,
+        ] {
             Schema::parse_str(text).unwrap();
         }
         // products-filtered carries the same record, so the filter can forward bytes unchanged.

@@ -226,6 +226,7 @@ impl World<'_> {
                     product_id: item.map(|i| self.catalogue[i].product_id.clone()),
                     query,
                     rating,
+                    result_count: None,
                     ts,
                 });
                 ts += rng.random_range(10_000..180_000);
