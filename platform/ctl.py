@@ -53,6 +53,8 @@ def write_platform_json() -> None:
                  "explorer": hdfs.EXPLORER},
         "lake_root": f"{hdfs.RPC}/lake",
         "postgres_url": postgres.url("vygoda", "vygoda"),
+        # The CLIENT API's store: products, recommendations, requests (store sink, client-api).
+        "store_url": postgres.url("store", "store"),
         "prometheus_url": monitoring.PROMETHEUS,
         "alertmanager_url": monitoring.ALERTMANAGER,
         # Short-lived commands PUT their outcome to <pushgateway_url>/metrics/job/<command>.

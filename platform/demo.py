@@ -177,6 +177,25 @@ def main() -> int:
                             "items": [(i["rank"], i["product_id"], round(i["score"], 4))
                                       for i in sample["items"]]}
 
+    step("CLIENT API: a search and a user's recommendations, answered from the store")
+    # The store sink started with the other services follows products-filtered and
+    # recommendations; wait until it serves this run to the sample user.
+    user = sorted(mine)[0] if mine else "demo-user"
+
+    def served():
+        r = sh([BIN / "client-api", "--json", "recommend", "--user", user], check=False, quiet=True)
+        answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+        return answer if answer and (not mine or answer.get("run_id") == latest["run_id"]) else None
+
+    wait(f"the store sink serving run {latest['run_id']}", served, timeout=180)
+    answer = served()
+    report[f"client-api recommend --user {user}"] = {
+        "source": answer["source"], "run_id": answer["run_id"], "model": answer["model"],
+        "items": [f"{h['name']} — {h['price']} {h['currency']}" for h in answer["items"][:5]]}
+    found = json.loads(sh([BIN / "client-api", "--json", "search", "смартфон", "--limit", "3"], quiet=True).stdout)
+    report["client-api search “смартфон”"] = {
+        "count": found["count"], "top": [f"{h['name']} — {h['price']} {h['currency']}" for h in found["results"]]}
+
     step("report")
     for k, v in report.items():
         print(f"   {k}: {v if not isinstance(v, dict) else json.dumps(v, ensure_ascii=False, default=str)}")

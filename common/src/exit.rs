@@ -8,6 +8,8 @@ pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// The run finished but some input records were rejected (see the report / dead-letter topic).
 pub const PARTIAL: i32 = 3;
+/// What was asked for does not exist (a product not listed: unknown, banned or delisted).
+pub const NOT_FOUND: i32 = 4;
 /// A dependency (broker, registry, HDFS, PostgreSQL) could not be reached.
 pub const UNAVAILABLE: i32 = 69;
 /// The run was cancelled or timed out.

@@ -4,6 +4,7 @@
 //! - [`platform`]: the platform description `make up` writes to `.vygoda/platform.json`.
 //! - [`kafka`]: clap arguments that resolve a cluster + principal into librdkafka properties.
 //! - [`metrics`]: the `/metrics` HTTP endpoint and the end-to-end delay histogram.
+//! - [`postgres`]: a PostgreSQL pool with its schema applied at connect.
 //! - [`push`]: short-lived commands report each run to the Prometheus Pushgateway.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 //! - [`telemetry`]: `tracing` set-up.
@@ -16,6 +17,7 @@ pub mod https;
 pub mod kafka;
 pub mod metrics;
 pub mod platform;
+pub mod postgres;
 pub mod push;
 pub mod shutdown;
 pub mod telemetry;

@@ -101,6 +101,9 @@ pub struct Platform {
     /// Where short-lived commands push their run outcome ([`crate::push`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushgateway_url: Option<String>,
+    /// The CLIENT API's store (PostgreSQL database `store`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_url: Option<String>,
 }
 
 impl Platform {

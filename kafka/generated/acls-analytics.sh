@@ -24,7 +24,7 @@ KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 # ban-filter: Ban filter: products + bans in, allowed products (and delisting tombstones) out.
 # nothing on this cluster.
 
-# client-api: CLIENT API and the activity simulator: publishes client events.
+# client-api: CLIENT API and the activity simulator: publishes client events (every CLIENT API request is one).
 # nothing on this cluster.
 
 # lake-writer: Lake writer: analytics topics to Parquet on HDFS. The group commit only feeds lag monitoring.
@@ -54,4 +54,7 @@ KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 # nothing on this cluster.
 
 # shop-api: SHOP API: publishes shops' products.
+# nothing on this cluster.
+
+# store-sink: Store sink: listed products and published recommendations into the CLIENT API's store (PostgreSQL). The group commit only feeds lag monitoring.
 # nothing on this cluster.

@@ -29,7 +29,7 @@ KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:ban-filter --operation Write --operation Describe --topic products-dlq
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:ban-filter --operation Read --operation Describe --group ban-filter
 
-# client-api: CLIENT API and the activity simulator: publishes client events.
+# client-api: CLIENT API and the activity simulator: publishes client events (every CLIENT API request is one).
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:client-api --operation Write --operation Describe --topic client-events
 
 # lake-writer: Lake writer: analytics topics to Parquet on HDFS. The group commit only feeds lag monitoring.
@@ -56,3 +56,8 @@ KAFKA_ACLS="${KAFKA_ACLS:-kafka-acls.sh}"
 
 # shop-api: SHOP API: publishes shops' products.
 "$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:shop-api --operation Write --operation Describe --topic products
+
+# store-sink: Store sink: listed products and published recommendations into the CLIENT API's store (PostgreSQL). The group commit only feeds lag monitoring.
+"$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:store-sink --operation Read --operation Describe --topic products-filtered
+"$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:store-sink --operation Read --operation Describe --topic recommendations
+"$KAFKA_ACLS" --bootstrap-server "$BOOTSTRAP" --command-config "$COMMAND_CONFIG" --add --allow-principal User:store-sink --operation Read --operation Describe --group store-sink

@@ -11,7 +11,7 @@ from .procs import PlatformError, run, wait_for
 PORT = 15432
 DATA = paths.STATE / "pgdata"
 SOCKET = paths.STATE / "pgsock"
-DATABASES = {"vygoda": "vygoda"}
+DATABASES = {"vygoda": "vygoda", "store": "store"}
 
 
 def _bin(tool: str) -> str:

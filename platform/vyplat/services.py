@@ -1,5 +1,6 @@
 """vygoda's own long-running services on the local platform: the ban filter (prod), the mirror
-(prod → analytics), the lake writer (analytics → HDFS) and the jobs scheduler.
+(prod → analytics), the lake writer (analytics → HDFS), the jobs scheduler and the store sink
+(prod → the CLIENT API's PostgreSQL store).
 
 `up` starts the infrastructure only, so integration tests that run their own instances on
 throw-away topics never compete with these. `make demo` and `platform/ctl.py services start`
@@ -17,6 +18,7 @@ SERVICES = {
     # Short file age: the demo's small volumes would otherwise sit in open files for minutes.
     "svc-lake-writer": (["lake-writer", "--max-file-age", "10s"], "127.0.0.1:9103"),
     "svc-jobs": (["vygoda-jobs", "serve"], "127.0.0.1:9104"),
+    "svc-store-sink": (["store-sink"], "127.0.0.1:9106"),
 }
 
 

@@ -16,7 +16,7 @@ from browser import render, screenshot
 REPO = Path(__file__).resolve().parents[2]
 PLATFORM = json.loads((REPO / ".vygoda" / "platform.json").read_text())
 DASHBOARDS = sorted((REPO / "monitoring" / "grafana" / "dashboards").glob("*.json"))
-SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry")
+SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry", "store-sink")
 SECTION = re.compile(r"<section ([^>]*)>")
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 

@@ -5,6 +5,7 @@
 //! after themselves, so they run in parallel threads without `#[serial]`.
 
 mod kafka;
+mod postgres;
 mod process;
 mod storage;
 
@@ -16,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use kafka::{consume_all, headers, produce, KeyValue, Record, TopicGuard};
+pub use postgres::TempDb;
 pub use process::ServiceProcess;
 pub use storage::{HdfsDir, LakeDir};
 pub use vygoda_common::platform::Platform;

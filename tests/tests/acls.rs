@@ -90,6 +90,7 @@ impl FakePlatform {
                 history_url: None,
             },
             pushgateway_url: None,
+            store_url: None,
         };
         let path = dir.path().join("platform.json");
         std::fs::write(&path, serde_json::to_vec(&platform).expect("json")).expect("write");

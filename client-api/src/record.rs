@@ -1,0 +1,244 @@
+//! Every CLIENT API request is recorded twice: a row in `requests`, and a client-events record
+//! for Kafka (analytics: mirrored, in the lake, read by the next Spark run).
+//!
+//! Guarantee: a request's event reaches Kafka at least once, even when Kafka is down while the
+//! request is answered. The row and its event are written to PostgreSQL in one transaction (the
+//! outbox, `event_outbox`); [`relay`] sends pending events and marks them sent only after the
+//! brokers acknowledged them (acks=all, idempotent producer). A crash between the ack and the
+//! mark sends the event again: readers deduplicate on `event_id`, which is the request id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+use sqlx::Row;
+use uuid::Uuid;
+use vygoda_ingest::event::ClientEvent;
+use vygoda_ingest::kafka_io::{self, KafkaIoError};
+use vygoda_ingest::registry::{Registry, RegistryConfig, RegistryError};
+use vygoda_ingest::schemas;
+use vygoda_ingest::wire::Encoder;
+
+use crate::store::{q, Store, StoreError};
+
+/// What was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Search,
+    Product,
+    Recommend,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Search => "search",
+            Kind::Product => "product",
+            Kind::Recommend => "recommend",
+        }
+    }
+
+    /// The client-events type the request becomes: a product look-up is a `view`.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Kind::Search => "search",
+            Kind::Product => "view",
+            Kind::Recommend => "recommend",
+        }
+    }
+}
+
+/// One answered request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub kind: Kind,
+    pub user_id: String,
+    pub session_id: String,
+    pub query: Option<String>,
+    pub product_id: Option<String>,
+    pub filters: serde_json::Value,
+    pub result_count: Option<i32>,
+    /// `ok`, `not_found`, `fallback`.
+    pub outcome: &'static str,
+    pub latency: Duration,
+}
+
+/// Write the request row and its pending event together; the request id is the event id.
+pub async fn record(store: &Store, r: &Request) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    let mut tx = store.pool.begin().await.map_err(q("begin record"))?;
+    sqlx::query(
+        "INSERT INTO requests (request_id, at, kind, user_id, session_id, query, product_id,
+             filters, result_count, outcome, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(r.kind.as_str())
+    .bind(&r.user_id)
+    .bind(&r.session_id)
+    .bind(&r.query)
+    .bind(&r.product_id)
+    .bind(&r.filters)
+    .bind(r.result_count)
+    .bind(r.outcome)
+    .bind(r.latency.as_secs_f64() * 1000.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(q("record request"))?;
+    sqlx::query(
+        "INSERT INTO event_outbox (event_id, user_id, session_id, event_type, product_id, query,
+             result_count, ts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(&r.user_id)
+    .bind(&r.session_id)
+    .bind(r.kind.event_type())
+    .bind(&r.product_id)
+    .bind(&r.query)
+    .bind(r.result_count)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(q("queue event"))?;
+    tx.commit().await.map_err(q("commit record"))?;
+    Ok(id)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaIoError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// Where events go.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub kafka: BTreeMap<String, String>,
+    pub registry: RegistryConfig,
+    pub topic: String,
+    /// How long one send may wait for the brokers before the event stays pending.
+    pub timeout: Duration,
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Relayed {
+    pub sent: u64,
+    pub failed: u64,
+    /// Still pending after the pass (failed ones included).
+    pub pending: u64,
+}
+
+/// Send pending events (oldest first, up to `limit`) and mark the acknowledged ones sent.
+/// Concurrent relays skip each other's rows (`FOR UPDATE SKIP LOCKED`).
+pub async fn relay(store: &Store, config: &RelayConfig, limit: i64) -> Result<Relayed, RelayError> {
+    let mut tx = store.pool.begin().await.map_err(q("begin relay"))?;
+    let rows = sqlx::query(
+        "SELECT event_id, user_id, session_id, event_type, product_id, query, result_count, ts
+         FROM event_outbox WHERE sent_at IS NULL
+         ORDER BY ts LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(q("read pending events"))?;
+    let mut done = Relayed::default();
+    if !rows.is_empty() {
+        let sr = Arc::new(Registry::new(config.registry.clone())?);
+        let encoder = Encoder::register(
+            &sr,
+            &schemas::value_subject(&config.topic),
+            schemas::CLIENT_EVENTS,
+            schemas::client_events(),
+        )
+        .await?;
+        let timeout = config.timeout.as_millis().to_string();
+        let producer: FutureProducer = kafka_io::producer(
+            &config.kafka,
+            &[
+                ("message.timeout.ms", timeout.as_str()),
+                ("linger.ms", "5"),
+                // An unreachable cluster is reported once, below, not by every broker thread.
+                ("log_level", "2"),
+            ],
+        )?;
+        let mut sends = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: Uuid = row.try_get("event_id").map_err(q("read event"))?;
+            let ts: chrono::DateTime<chrono::Utc> = row.try_get("ts").map_err(q("read event"))?;
+            let event = ClientEvent {
+                event_id: id.to_string(),
+                user_id: row.try_get("user_id").map_err(q("read event"))?,
+                session_id: row.try_get("session_id").map_err(q("read event"))?,
+                event_type: row.try_get("event_type").map_err(q("read event"))?,
+                product_id: row.try_get("product_id").map_err(q("read event"))?,
+                query: row.try_get("query").map_err(q("read event"))?,
+                rating: None,
+                result_count: row.try_get("result_count").map_err(q("read event"))?,
+                ts: ts.timestamp_millis(),
+            };
+            // Validated and encoded against the registered schema before anything is sent.
+            let payload = event
+                .validate()
+                .map_err(|e| e.to_string())
+                .and_then(|()| encoder.encode(event.to_avro()).map_err(|e| e.to_string()));
+            sends.push((id, event.user_id.clone(), payload));
+        }
+        let deliveries = sends.iter().map(|(id, user, payload)| {
+            let producer = &producer;
+            let topic = &config.topic;
+            async move {
+                let payload = payload.as_ref().map_err(Clone::clone)?;
+                let record = FutureRecord::to(topic)
+                    .key(user.as_bytes())
+                    .payload(payload);
+                producer
+                    .send(record, Duration::ZERO)
+                    .await
+                    .map(|_| *id)
+                    .map_err(|(e, _)| e.to_string())
+            }
+        });
+        let outcomes = futures::future::join_all(deliveries).await;
+        for ((id, _, _), outcome) in sends.iter().zip(outcomes) {
+            match outcome {
+                Ok(_) => {
+                    sqlx::query("UPDATE event_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE event_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q("mark event sent"))?;
+                    done.sent += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(event_id = %id, %error, "event not sent; it stays pending");
+                    sqlx::query("UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE event_id = $1")
+                        .bind(id)
+                        .bind(&error)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q("note a failed send"))?;
+                    done.failed += 1;
+                }
+            }
+        }
+    }
+    tx.commit().await.map_err(q("commit relay"))?;
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM event_outbox WHERE sent_at IS NULL")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(q("count pending events"))?;
+    done.pending = pending.max(0) as u64;
+    Ok(done)
+}

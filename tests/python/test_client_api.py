@@ -1,0 +1,231 @@
+"""The CLIENT API as a person uses it, on the live platform: shop-api publishes, vygoda-admin bans
+and unbans, the ban filter and the store sink (started here if not running) carry products into
+the store, and `client-api` answers. Every request is then found twice: in the store's `requests`
+table and, decoded by an independent Avro reader (confluent-kafka), in `client-events`.
+
+Run: `.vygoda/venv/bin/python -m pytest tests/python/test_client_api.py` (after `make up`; the
+recommendation test needs a finished `make demo`, which `make test` runs first).
+"""
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from polling import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+VYGODA = REPO / ".vygoda"
+PLATFORM = json.loads((VYGODA / "platform.json").read_text())
+BIN = REPO / "target" / "debug"
+BAN_FILTER_METRICS = "http://127.0.0.1:9101/metrics"
+
+
+def run(argv: list, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(a) for a in argv], cwd=REPO, capture_output=True, text=True, timeout=180)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{argv[0]} exited {done.returncode}: {done.stderr[-2000:]}")
+    return done
+
+
+def client_api(*args, check: bool = True, extra: tuple = ()) -> tuple:
+    """(exit code, the JSON answer) of one `client-api --json` call."""
+    done = run([BIN / "client-api", "--json", *extra, *args], check=False)
+    if check and done.returncode not in (0, 4):
+        raise AssertionError(f"client-api {args} exited {done.returncode}: {done.stderr[-2000:]}")
+    return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None)
+
+
+def publish(product_id: str, name: str, brand: str, category: str = "Электроника", price: str = "1990.00"):
+    run([BIN / "shop-api", "publish-one", "--product-id", product_id, "--name", name, "--brand", brand,
+         "--category", category, "--price", price, "--stock-available", "5", "--store-id", "test-shop",
+         "--progress", "never"])
+
+
+def ban(kind: str, value: str):
+    run([BIN / "vygoda-admin", "ban", "add", kind, value, "--reason", "test_client_api"])
+
+
+def unban(kind: str, value: str):
+    run([BIN / "vygoda-admin", "ban", "remove", kind, value])
+
+
+def banned_by_id() -> float:
+    with urllib.request.urlopen(BAN_FILTER_METRICS, timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith('vygoda_ban_filter_banned_total{kind="product_id"}'):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def found(product_id: str) -> bool:
+    code, answer = client_api("product", product_id)
+    return code == 0 and answer["found"]
+
+
+def search_ids(text: str, *flags) -> list:
+    _, answer = client_api("search", text, *flags, "--limit", "50")
+    return [h["product_id"] for h in answer["results"]]
+
+
+def sql(query: str) -> list:
+    done = run(["psql", PLATFORM["store_url"], "-AtX", "-c", query])
+    return [line for line in done.stdout.splitlines() if line]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def services():
+    """The ban filter and the store sink running (the others too); stopped after if started here."""
+    ctl = [sys.executable, str(REPO / "platform" / "ctl.py")]
+    before = (VYGODA / "run" / "svc-store-sink.pid").exists()
+    subprocess.run([*ctl, "services", "start"], check=True, cwd=REPO)
+    yield
+    if not before:
+        subprocess.run([*ctl, "services", "stop"], check=True, cwd=REPO)
+
+
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def test_a_published_product_is_found_by_id_and_by_russian_word_forms(tag):
+    pid, brand = f"test-{tag}-123", f"Марка{tag}"
+    publish(pid, f"Умные часы {tag}", brand)
+    wait_for(f"client-api product {pid}", lambda: found(pid), 60)
+    # Morphology: "часов" (genitive plural) finds "часы"; a typo finds it through trigrams.
+    assert pid in search_ids("часов", "--brand", brand)
+    assert pid in search_ids(f"умные чсы {tag}")
+    assert search_ids("часов", "--brand", brand, "--max-price", "100") == []
+
+
+def test_a_banned_product_is_not_found_until_it_is_unbanned(tag):
+    pid, brand = f"test-{tag}-234", f"Бренд{tag}"
+    ban("product-id", pid)
+    try:
+        before = banned_by_id()
+        publish(pid, f"Кофеварка {tag}", brand)
+        wait_for("the ban filter holding the product back", lambda: banned_by_id() >= before + 1, 60)
+        code, answer = client_api("product", pid)
+        assert code == 4 and answer == {"found": False, "product_id": pid}
+        assert pid not in search_ids(f"кофеварка {tag}")
+    finally:
+        unban("product-id", pid)
+    publish(pid, f"Кофеварка {tag}", brand)
+    wait_for(f"{pid} found after the unban", lambda: found(pid), 60)
+    assert pid in search_ids(f"кофеварка {tag}")
+
+
+def test_banning_a_brand_removes_its_earlier_products_from_search(tag):
+    brand = f"Запрет{tag}"
+    ids = [f"test-{tag}-{n}" for n in (1, 2)]
+    for pid in ids:
+        publish(pid, f"Чайник {tag} {pid[-1]}", brand)
+    wait_for("both products searchable", lambda: sorted(search_ids("чайник", "--brand", brand)) == ids, 60)
+    ban("brand", brand)
+    try:
+        wait_for("the brand's products gone from search", lambda: search_ids("чайник", "--brand", brand) == [], 60)
+        assert not any(found(pid) for pid in ids)
+    finally:
+        unban("brand", brand)
+
+
+def read_topic(topic: str, key: str | None = None) -> list:
+    """Every record of `topic` on prod (only those keyed `key`, when given), decoded through the
+    registry. Records are keyed by user: filtering on the key before decoding keeps this fast."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    operator = PLATFORM["principals"]["operator"]
+    registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
+                                     "ssl.ca.location": PLATFORM["schema_registry"]["ca"],
+                                     "ssl.certificate.location": operator["cert"],
+                                     "ssl.key.location": operator["key"]})
+    decode = AvroDeserializer(registry)
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    consumer = Consumer({"bootstrap.servers": PLATFORM["clusters"]["prod"]["bootstrap"], **operator["kafka"],
+                         "group.id": "operator-test", "enable.auto.commit": False, "log_level": 2})
+    try:
+        meta = consumer.list_topics(topic, timeout=30)
+        highs = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+                 for p in meta.topics[topic].partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p, h in highs.items() if h > 0])
+        left, out = {p for p, h in highs.items() if h > 0}, []
+        deadline = time.monotonic() + 120
+        while left and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            if msg.offset() + 1 >= highs[msg.partition()]:
+                left.discard(msg.partition())
+            if msg.value() is not None and (key is None or msg.key() == key.encode()):
+                out.append(decode(msg.value(), ctx))
+        assert not left, f"{topic} partitions {left} not read to their end"
+        return out
+    finally:
+        consumer.close()
+
+
+def test_each_request_is_in_client_events_and_in_the_requests_table(tag):
+    user = f"test-user-{tag}"
+    pid = f"test-{tag}-view"
+    publish(pid, f"Пылесос {tag}", f"Марка{tag}")
+    wait_for(f"{pid} in the store", lambda: found(pid), 60)
+    _, searched = client_api("search", f"пылесос {tag}", "--user", user)
+    assert pid in [h["product_id"] for h in searched["results"]]
+    count = searched["count"]
+    client_api("product", pid, "--user", user)
+    client_api("product", f"test-{tag}-missing", "--user", user)
+    client_api("recommend", "--user", user)
+    missing = f"test-{tag}-missing"
+    rows = sql(f"SELECT kind, coalesce(query, product_id, ''), result_count, outcome FROM requests "
+               f"WHERE user_id = '{user}' ORDER BY at")
+    assert rows[:3] == [f"search|пылесос {tag}|{count}|ok", f"product|{pid}|1|ok",
+                        f"product|{missing}|0|not_found"], rows
+    assert len(rows) == 4 and rows[3].startswith("recommend||") and rows[3].endswith("|fallback"), rows
+    events = read_topic("client-events", user)
+    got = sorted((e["event_type"], e["query"] or e["product_id"] or "") for e in events)
+    assert got == sorted([("search", f"пылесос {tag}"), ("view", pid), ("view", missing), ("recommend", "")]), got
+    assert [e["result_count"] for e in events if e["event_type"] == "search"] == [count]
+    ids = sql(f"SELECT request_id FROM requests WHERE user_id = '{user}'")
+    assert sorted(e["event_id"] for e in events) == sorted(ids), "event ids are the request ids"
+
+
+def test_a_request_answered_while_kafka_is_unreachable_is_sent_later(tag):
+    user = f"test-user-{tag}"
+    unreachable = ("-X", "bootstrap.servers=127.0.0.1:9", "--record-timeout-secs", "2")
+    code, answer = client_api("search", f"ничего {tag}", "--user", user, extra=unreachable)
+    assert code == 0 and answer["count"] == 0, "the answer does not wait for Kafka"
+    assert sql(f"SELECT count(*) FROM event_outbox WHERE user_id = '{user}' AND sent_at IS NULL") == ["1"]
+    assert read_topic("client-events", user) == []
+    done = run([BIN / "client-api", "--json", "relay"])
+    assert json.loads(done.stdout)["sent"] >= 1
+    [event] = read_topic("client-events", user)
+    assert event["event_type"] == "search" and event["query"] == f"ничего {tag}"
+    assert sql(f"SELECT count(*) FROM event_outbox WHERE user_id = '{user}' AND sent_at IS NULL") == ["0"]
+
+
+def test_after_the_demo_a_users_recommendations_are_the_published_runs_list():
+    """The latest published record of a user (read from the topic, not the store) is what
+    `client-api recommend` answers, less products delisted since."""
+    published = {}
+    for value in read_topic("recommendations"):
+        published[value["user_id"]] = value  # compacted topic: the last record of a user wins
+    assert published, "no published recommendations: run `make demo` first"
+    user = sorted(published)[0]
+    listed = set(sql("SELECT product_id FROM products"))
+    expected = [i["product_id"] for i in sorted(published[user]["items"], key=lambda i: i["rank"])
+                if i["product_id"] in listed]
+
+    def answer():
+        _, a = client_api("recommend", "--user", user, "--limit", "1000")
+        return a if a["run_id"] == published[user]["run_id"] else None
+
+    got = wait_for(f"the store sink serving {user}'s latest list", answer, 60)
+    assert got["source"] == "personal" and got["model"] == published[user]["model"]
+    assert [h["product_id"] for h in got["items"]] == expected
