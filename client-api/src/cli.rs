@@ -202,6 +202,8 @@ impl Cli {
             store_timeout: Duration::from_secs(self.store_timeout_secs.max(1)),
             relay: RelayConfig {
                 kafka,
+                cluster: self.cluster,
+                principal: self.principal,
                 registry,
                 topic: self.events_topic,
                 timeout: Duration::from_secs(self.record_timeout_secs.max(1)),

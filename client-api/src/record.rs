@@ -124,10 +124,23 @@ pub enum RelayError {
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     pub kafka: BTreeMap<String, String>,
+    pub cluster: String,
+    pub principal: String,
     pub registry: RegistryConfig,
     pub topic: String,
     /// How long one send may wait for the brokers before the event stays pending.
     pub timeout: Duration,
+}
+
+/// What the CLIENT API does on Kafka: write its request events.
+pub fn declared_access(c: &RelayConfig) -> Vec<vygoda_common::access::Access> {
+    use vygoda_common::access::{Access, Operation};
+    Access::topic(
+        &c.principal,
+        &c.cluster,
+        &c.topic,
+        &[Operation::Write, Operation::Describe],
+    )
 }
 
 /// What one relay pass did.

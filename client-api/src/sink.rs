@@ -58,6 +58,8 @@ impl SinkError {
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     pub kafka: BTreeMap<String, String>,
+    pub cluster: String,
+    pub principal: String,
     pub registry: RegistryConfig,
     pub store_url: String,
     pub products_topic: String,
@@ -130,6 +132,8 @@ impl Args {
         }
         Ok(SinkConfig {
             kafka,
+            cluster: self.cluster,
+            principal: self.principal,
             registry,
             store_url,
             products_topic: self.products_topic,
@@ -140,6 +144,23 @@ impl Args {
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
         })
     }
+}
+
+/// What the sink does on Kafka, checked against kafka/acls.toml by the ACL tests.
+pub fn declared_access(c: &SinkConfig) -> Vec<vygoda_common::access::Access> {
+    use vygoda_common::access::{Access, Operation};
+    let mut out = Vec::new();
+    for topic in [&c.products_topic, &c.recommendations_topic] {
+        out.extend(Access::topic(
+            &c.principal,
+            &c.cluster,
+            topic,
+            &[Operation::Read, Operation::Describe],
+        ));
+    }
+    // Read: the monitoring-only commit of the group's offsets.
+    out.extend(Access::group(&c.principal, &c.cluster, &c.group));
+    out
 }
 
 type Labels = Vec<(String, String)>;

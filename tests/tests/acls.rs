@@ -167,6 +167,31 @@ fn declared(p: &FakePlatform) -> BTreeMap<String, Vec<Access>> {
             .expect("lag-exporter config");
     all.extend(vygoda_lag_exporter::declared_access(&lag));
 
+    let sink = vygoda_client_api::sink::Args::try_parse_from([
+        "store-sink",
+        "--platform",
+        p.arg(),
+        "--store-url",
+        "postgres://unused@127.0.0.1:1/store",
+    ])
+    .expect("store-sink flags")
+    .into_config()
+    .expect("store-sink config");
+    all.extend(vygoda_client_api::sink::declared_access(&sink));
+
+    let api = vygoda_client_api::cli::Cli::try_parse_from([
+        "client-api",
+        "--platform",
+        p.arg(),
+        "--store-url",
+        "postgres://unused@127.0.0.1:1/store",
+        "relay",
+    ])
+    .expect("client-api flags")
+    .into_config()
+    .expect("client-api config");
+    all.extend(vygoda_client_api::record::declared_access(&api.relay));
+
     let mut by_principal: BTreeMap<String, Vec<Access>> = BTreeMap::new();
     for a in all {
         by_principal.entry(a.principal.clone()).or_default().push(a);
