@@ -252,7 +252,11 @@ pub async fn run(config: SinkConfig, stop: CancellationToken) -> Result<(), Sink
     ];
 
     // 3. Assign every partition at the store's offset (the beginning when it has none).
-    let consumer = kafka_io::stream_reader(&config.kafka, &config.group)?;
+    // A stored offset the topic no longer has (the topic was recreated) means the store must be
+    // rebuilt from what the topic holds now: start over, never skip to the end. Set over -X.
+    let mut props = config.kafka.clone();
+    props.insert("auto.offset.reset".into(), "earliest".into());
+    let consumer = kafka_io::stream_reader(&props, &config.group)?;
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
         let stored: BTreeMap<i32, i64> = store.offsets(topic).await?.into_iter().collect();
