@@ -30,6 +30,20 @@ pub async fn connect_with_schema(
         .connect(url)
         .await
         .map_err(SchemaError::Connect)?;
+    // Already applied: skip the DDL. `ALTER TABLE … IF NOT EXISTS` takes an ACCESS EXCLUSIVE
+    // lock even when there is nothing to do, and queued behind a running transaction that
+    // then needs a row lock it deadlocks with it (seen between concurrent driver tests).
+    let applied: Option<bool> =
+        sqlx::query_scalar("SELECT digest = md5($2) FROM vygoda_schema WHERE lock_ns = $1")
+            .bind(lock_ns)
+            .bind(schema)
+            .fetch_optional(&pool)
+            .await
+            .ok()
+            .flatten();
+    if applied == Some(true) {
+        return Ok(pool);
+    }
     let mut tx = pool.begin().await.map_err(SchemaError::Connect)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
         .bind(lock_ns)
@@ -45,6 +59,19 @@ pub async fn connect_with_schema(
         .execute(&mut *tx)
         .await
         .map_err(SchemaError::Apply)?;
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS vygoda_schema (lock_ns integer PRIMARY KEY, digest text NOT NULL)")
+        .execute(&mut *tx)
+        .await
+        .map_err(SchemaError::Apply)?;
+    sqlx::query(
+        "INSERT INTO vygoda_schema (lock_ns, digest) VALUES ($1, md5($2))
+         ON CONFLICT (lock_ns) DO UPDATE SET digest = EXCLUDED.digest",
+    )
+    .bind(lock_ns)
+    .bind(schema)
+    .execute(&mut *tx)
+    .await
+    .map_err(SchemaError::Apply)?;
     tx.commit().await.map_err(SchemaError::Apply)?;
     Ok(pool)
 }
