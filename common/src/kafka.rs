@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 
 use crate::platform::{Platform, PlatformError, DEFAULT_PATH};
@@ -138,6 +140,45 @@ pub fn enforce(
     cfg
 }
 
+/// Answers that only mean "ask again shortly": leadership moving after a broker restart, a
+/// broker not reachable yet, a request that timed out.
+pub fn transient(error: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            C::NotLeaderForPartition
+                | C::LeaderNotAvailable
+                | C::BrokerTransportFailure
+                | C::AllBrokersDown
+                | C::RequestTimedOut
+                | C::OperationTimedOut
+                | C::NetworkException
+        )
+    )
+}
+
+/// Run a blocking metadata call (metadata, watermarks) until it succeeds, fails for good, or
+/// `timeout` is spent, so a service starting or running while a cluster elects new leaders
+/// waits for them instead of exiting.
+pub fn retrying<T>(
+    timeout: Duration,
+    mut call: impl FnMut(Duration) -> Result<T, KafkaError>,
+) -> Result<T, KafkaError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match call(left.max(Duration::from_millis(100))) {
+            Err(e) if transient(&e) && left > Duration::from_millis(200) => {
+                tracing::debug!(error = %e, "metadata not ready; asking again");
+                // Backoff between attempts of a blocking call (not test synchronisation).
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +231,37 @@ mod tests {
             args.kafka_props("prod", "shop-api").unwrap()["bootstrap.servers"],
             "h:9092"
         );
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    #[test]
+    fn leadership_moves_are_retried_and_a_missing_topic_is_not() {
+        let moved = KafkaError::MetadataFetch(RDKafkaErrorCode::NotLeaderForPartition);
+        assert!(transient(&moved));
+        let missing = KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition);
+        assert!(!transient(&missing));
+        let mut calls = 0;
+        let answer = retrying(Duration::from_secs(5), |_| {
+            calls += 1;
+            if calls < 3 {
+                Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::NotLeaderForPartition,
+                ))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(answer.unwrap(), 3);
+        let gave_up = retrying(Duration::from_secs(5), |_| -> Result<(), _> {
+            Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::UnknownTopicOrPartition,
+            ))
+        });
+        assert!(gave_up.is_err());
     }
 }

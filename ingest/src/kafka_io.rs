@@ -9,7 +9,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
-use vygoda_common::kafka::{client_config, enforce};
+use vygoda_common::kafka::{client_config, enforce, retrying};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaIoError {
@@ -95,44 +95,6 @@ pub fn stream_reader(
         .map_err(KafkaIoError::Client)
 }
 
-/// Answers that only mean "ask again shortly": leadership moving after a broker restart, a
-/// broker not reachable yet, a request that timed out.
-fn transient(error: &KafkaError) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as C;
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            C::NotLeaderForPartition
-                | C::LeaderNotAvailable
-                | C::BrokerTransportFailure
-                | C::AllBrokersDown
-                | C::RequestTimedOut
-                | C::OperationTimedOut
-                | C::NetworkException
-        )
-    )
-}
-
-/// Run a blocking metadata call until it succeeds, fails for good, or `timeout` is spent, so a
-/// service starting while a cluster elects new leaders waits for them instead of exiting.
-fn retrying<T>(
-    timeout: Duration,
-    mut call: impl FnMut(Duration) -> Result<T, KafkaError>,
-) -> Result<T, KafkaError> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match call(left.max(Duration::from_millis(100))) {
-            Err(e) if transient(&e) && left > Duration::from_millis(200) => {
-                tracing::debug!(error = %e, "metadata not ready; asking again");
-                // Backoff between attempts of a blocking call (not test synchronisation).
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Partition ids of `topic` (blocking; call from a blocking context).
 pub fn partitions<X: ConsumerContext + 'static, C: Consumer<X>>(
     consumer: &C,
@@ -190,11 +152,12 @@ where
     let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
     for (&p, &end) in ends {
-        let (low, _) = consumer
-            .fetch_watermarks(topic, p, timeout)
-            .map_err(|source| KafkaIoError::Unreachable {
-                topic: topic.to_owned(),
-                source,
+        let (low, _) =
+            retrying(timeout, |t| consumer.fetch_watermarks(topic, p, t)).map_err(|source| {
+                KafkaIoError::Unreachable {
+                    topic: topic.to_owned(),
+                    source,
+                }
             })?;
         if end > low {
             remaining.insert(p, end);
@@ -437,37 +400,5 @@ mod tests {
         assert_eq!(cfg.get("enable.idempotence"), Some("true"));
         assert_eq!(cfg.get("compression.type"), Some("zstd"));
         assert_eq!(cfg.get("linger.ms"), Some("2"));
-    }
-}
-
-#[cfg(test)]
-mod retry_tests {
-    use super::*;
-    use rdkafka::types::RDKafkaErrorCode;
-
-    #[test]
-    fn leadership_moves_are_retried_and_a_missing_topic_is_not() {
-        let moved = KafkaError::MetadataFetch(RDKafkaErrorCode::NotLeaderForPartition);
-        assert!(transient(&moved));
-        let missing = KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition);
-        assert!(!transient(&missing));
-        let mut calls = 0;
-        let answer = retrying(Duration::from_secs(5), |_| {
-            calls += 1;
-            if calls < 3 {
-                Err(KafkaError::MetadataFetch(
-                    RDKafkaErrorCode::NotLeaderForPartition,
-                ))
-            } else {
-                Ok(calls)
-            }
-        });
-        assert_eq!(answer.unwrap(), 3);
-        let gave_up = retrying(Duration::from_secs(5), |_| -> Result<(), _> {
-            Err(KafkaError::MetadataFetch(
-                RDKafkaErrorCode::UnknownTopicOrPartition,
-            ))
-        });
-        assert!(gave_up.is_err());
     }
 }

@@ -11,6 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use vygoda_common::kafka::retrying;
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineError, Progress, Record};
@@ -247,7 +248,9 @@ async fn catch_up_targets(
     let task = tokio::task::spawn_blocking(move || {
         let (mut targets, mut highs) = (BTreeMap::new(), BTreeMap::new());
         for (topic, p, next) in resume {
-            let (low, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(30))?;
+            let (low, high) = retrying(Duration::from_secs(30), |t| {
+                consumer.fetch_watermarks(&topic, p, t)
+            })?;
             if high > next.unwrap_or(low).max(low) {
                 targets.insert((topic.clone(), p), high);
             }

@@ -12,6 +12,7 @@ use apache_avro::types::Value;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio_util::sync::CancellationToken;
+use vygoda_common::kafka::retrying;
 
 use super::metrics::Metrics;
 use super::output::{Output, Source};
@@ -396,7 +397,8 @@ impl Engine {
             parts
                 .into_iter()
                 .map(|p| {
-                    c.fetch_watermarks(&topic, p, timeout)
+                    // Leadership moves after a broker restart: ask again, not die.
+                    retrying(timeout, |t| c.fetch_watermarks(&topic, p, t))
                         .map(|(_, high)| (p, high))
                 })
                 .collect::<Result<BTreeMap<_, _>, _>>()
