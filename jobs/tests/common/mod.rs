@@ -96,12 +96,11 @@ pub async fn run(driver: &Driver, req: RunRequest) -> RunOutcome {
         .expect("execute")
 }
 
-/// Pids a fake job wrote (`--pids`): the job itself and its grandchild. Generous: under a full
-/// `make test` the job's interpreter can take tens of seconds to start on two busy cores.
+/// Pids a fake job wrote (`--pids`): the job itself and its grandchild.
 pub async fn wait_pids(path: &Path) -> Vec<i32> {
     vygoda_tests::eventually(
         "the job to write its pids",
-        Duration::from_secs(90),
+        Duration::from_secs(30),
         || async {
             let text = std::fs::read_to_string(path).ok()?;
             let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
