@@ -8,6 +8,7 @@
 //! - [`push`]: short-lived commands report each run to the Prometheus Pushgateway.
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token.
 //! - [`telemetry`]: `tracing` set-up.
+//! - [`tls`]: the HTTPS servers' mutual TLS settings, listener and graceful shutdown.
 //! - [`exit`]: process exit codes shared by all binaries.
 
 pub mod access;
@@ -21,4 +22,5 @@ pub mod postgres;
 pub mod push;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod topics;

@@ -84,7 +84,7 @@ async fn serve_with<S: Store>(
     let tls = RustlsConfig::from_config(Arc::new(tls::server_config(
         &config.tls_cert,
         &config.tls_key,
-        &config.client_ca,
+        Some(&config.client_ca),
     )?));
 
     // Metrics on their own plain-HTTP port, stopped by the same token.
@@ -100,17 +100,11 @@ async fn serve_with<S: Store>(
     });
     let app = api::router(state);
 
-    // Bind ourselves so a taken port fails now, and port 0 (tests) reports the real port.
-    let listener = std::net::TcpListener::bind(config.listen)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| ServeError::Bind {
+    let (listener, api_addr) =
+        vygoda_common::tls::bind(config.listen).map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
         })?;
-    let api_addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: config.listen,
-        source,
-    })?;
     let handle = axum_server::Handle::new();
     // Each connection's requests carry the caller its client certificate names.
     let server = axum_server::from_tcp(listener)
@@ -123,17 +117,7 @@ async fn serve_with<S: Store>(
 
     // On SIGTERM/SIGINT: stop accepting, give in-flight requests the grace period. Each
     // registration is a single transaction, so a cut-off request leaves nothing half-written.
-    let grace = config.shutdown_grace;
-    let shutdown = handle.clone();
-    let stop_watch = stop.clone();
-    tokio::spawn(async move {
-        stop_watch.cancelled().await;
-        tracing::info!(
-            grace_secs = grace.as_secs(),
-            "stopping: finishing in-flight requests"
-        );
-        shutdown.graceful_shutdown(Some(grace));
-    });
+    vygoda_common::tls::shutdown_on(stop.clone(), handle.clone(), config.shutdown_grace);
 
     let serving = tokio::spawn(server.serve(app.into_make_service()));
     if handle.listening().await.is_some() {
