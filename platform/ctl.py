@@ -38,7 +38,7 @@ def reexec_in_venv(argv: list) -> None:
 
 
 def write_platform_json() -> None:
-    from vyplat import dashboards, hdfs, kafka, monitoring, postgres, registry, secrets, spark
+    from vyplat import dashboards, hdfs, kafka, monitoring, postgres, registry, secrets, services, spark
 
     platform = {
         "clusters": {c: {"bootstrap": kafka.bootstrap(c), "brokers": kafka.broker_addrs(c)}
@@ -55,6 +55,9 @@ def write_platform_json() -> None:
         "postgres_url": postgres.url("vygoda", "vygoda"),
         # The CLIENT API's store: products, recommendations, requests (store sink, client-api).
         "store_url": postgres.url("store", "store"),
+        # `client-api serve` (started with the services): /v1/search, /v1/products/{id},
+        # /v1/users/{user}/recommendations; callers present a platform certificate.
+        "client_api_url": services.CLIENT_API_URL,
         "prometheus_url": monitoring.PROMETHEUS,
         "alertmanager_url": monitoring.ALERTMANAGER,
         # Short-lived commands PUT their outcome to <pushgateway_url>/metrics/job/<command>.

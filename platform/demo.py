@@ -8,9 +8,11 @@ report: counts per stage, run id, quality against the baseline, one user's recom
 and where to look. Runs with the project venv; every step is a real binary of the workspace.
 """
 import json
+import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +27,16 @@ PLATFORM = json.loads(paths.PLATFORM_JSON.read_text())
 def step(title: str) -> float:
     print(f"\n== {title}", flush=True)
     return time.monotonic()
+
+
+def https_search(text: str, limit: int) -> dict:
+    """Ask the CLIENT API service, as the `operator` principal."""
+    ctx = ssl.create_default_context(cafile=PLATFORM["ca"])
+    operator = PLATFORM["principals"]["operator"]
+    ctx.load_cert_chain(operator["cert"], operator["key"])
+    query = urllib.parse.urlencode({"q": text, "limit": limit, "user": "demo"})
+    with urllib.request.urlopen(f"{PLATFORM['client_api_url']}/v1/search?{query}", context=ctx, timeout=30) as r:
+        return json.loads(r.read())
 
 
 def sh(argv: list, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
@@ -195,6 +207,9 @@ def main() -> int:
     found = json.loads(sh([BIN / "client-api", "--json", "search", "смартфон", "--limit", "3"], quiet=True).stdout)
     report["client-api search “смартфон”"] = {
         "count": found["count"], "top": [f"{h['name']} — {h['price']} {h['currency']}" for h in found["results"]]}
+    # The same question to the HTTPS service, as an app would ask it (mutual TLS).
+    report["GET /v1/search?q=смартфон (client-api serve)"] = {
+        "count": https_search("смартфон", 3)["count"], "url": PLATFORM.get("client_api_url")}
 
     step("report")
     for k, v in report.items():
@@ -213,6 +228,7 @@ Where to look (open in a browser):
    Pushgateway   {PLATFORM.get('pushgateway_url')}   (the commands' last runs)
    run output    {latest.get('output_path')}   (WebHDFS {PLATFORM['hdfs']['webhdfs']}/lake?op=LISTSTATUS)
    registry      {PLATFORM['schema_registry']['url']}/subjects
+   CLIENT API    {PLATFORM.get('client_api_url')}/v1/search?q=часы   (HTTPS, a platform certificate: curl --cert …)
    job history   target/debug/vygoda-jobs history; logs: target/debug/vygoda-jobs logs {latest.get('run_id')}
    services      make status; logs in .vygoda/logs/svc-*.log; stop them with `make down`""")
     return 0 if mine else 1

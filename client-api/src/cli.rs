@@ -1,15 +1,16 @@
 //! The `client-api` command line: flags validated into a [`Config`], and the command's
 //! [`run`] spine (answer, record, print, relay).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vygoda_common::exit;
 use vygoda_common::kafka::PlatformArgs;
 use vygoda_ingest::registry::RegistryArgs;
 
+use crate::answer::{self, Ask, Invalid, SearchParams};
 use crate::output;
-use crate::query::{self, Search};
-use crate::record::{self, Kind, RelayConfig, Request};
+use crate::record::{self, RelayConfig};
+use crate::serve::{ServeArgs, ServeConfig, ServeError};
 use crate::store::{Store, StoreError};
 
 /// CLIENT API: search products, look one up, get a user's recommendations. Every request is
@@ -95,6 +96,8 @@ pub enum Command {
         #[arg(long, env = "VYGODA_LIMIT", default_value_t = 10)]
         limit: i64,
     },
+    /// Serve search, product and recommend as an HTTPS JSON API, with /metrics.
+    Serve(ServeArgs),
     /// Send recorded request events that have not reached Kafka yet (after an outage).
     Relay {
         /// How many events at most in this pass.
@@ -111,6 +114,14 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("sending recorded events failed: {0}")]
     Relay(#[from] record::RelayError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+impl From<Invalid> for ApiError {
+    fn from(Invalid(why): Invalid) -> Self {
+        ApiError::Usage(why)
+    }
 }
 
 impl ApiError {
@@ -118,13 +129,19 @@ impl ApiError {
         match self {
             ApiError::Usage(_) => exit::USAGE,
             ApiError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
-            ApiError::Relay(record::RelayError::Store(e)) if e.is_unavailable() => {
-                exit::UNAVAILABLE
-            }
             ApiError::Relay(_) => exit::UNAVAILABLE,
             ApiError::Store(_) => exit::FAILED,
+            ApiError::Serve(e) => e.exit_code(),
         }
     }
+}
+
+/// What the command does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Ask(Ask),
+    Serve(ServeConfig),
+    Relay { limit: i64 },
 }
 
 /// Validated settings.
@@ -135,17 +152,7 @@ pub struct Config {
     pub relay: RelayConfig,
     pub session: String,
     pub json: bool,
-    pub command: Command,
-}
-
-/// "1234.50" → 123450 cents.
-fn cents(flag: &str, text: &str) -> Result<Option<i64>, ApiError> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    vygoda_ingest::product::Amount::parse(text.trim())
-        .map(|a| Some(a.0))
-        .map_err(|(_, why)| ApiError::Usage(format!("--{flag} {text}: {why}")))
+    pub action: Action,
 }
 
 impl Cli {
@@ -165,38 +172,31 @@ impl Cli {
         } else {
             self.store_url.trim().to_owned()
         };
-        match &self.command {
-            Command::Search { text, .. } if text.trim().is_empty() => {
-                return Err(ApiError::Usage(
-                    "the search text is empty; say what to look for".into(),
-                ))
-            }
-            Command::Search { limit, .. } | Command::Recommend { limit, .. }
-                if !(1..=1000).contains(limit) =>
-            {
-                return Err(ApiError::Usage(format!(
-                    "--limit {limit}: must be 1..=1000"
-                )))
-            }
-            Command::Recommend { user, .. } if user.trim().is_empty() => {
-                return Err(ApiError::Usage(
-                    "--user is required: whose recommendations?".into(),
-                ))
-            }
-            Command::Product { product_id, .. } if product_id.trim().is_empty() => {
-                return Err(ApiError::Usage("the product id is empty".into()))
-            }
-            _ => {}
-        }
-        if let Command::Search {
-            min_price,
-            max_price,
-            ..
-        } = &self.command
-        {
-            cents("min-price", min_price)?;
-            cents("max-price", max_price)?;
-        }
+        let action = match self.command {
+            Command::Search {
+                text,
+                category,
+                brand,
+                min_price,
+                max_price,
+                in_stock,
+                limit,
+                user,
+            } => Action::Ask(Ask::search(SearchParams {
+                text,
+                category,
+                brand,
+                min_price,
+                max_price,
+                in_stock,
+                limit,
+                user,
+            })?),
+            Command::Product { product_id, user } => Action::Ask(Ask::product(&product_id, &user)?),
+            Command::Recommend { user, limit } => Action::Ask(Ask::recommend(&user, limit)?),
+            Command::Serve(args) => Action::Serve(args.validate().map_err(ApiError::Usage)?),
+            Command::Relay { limit } => Action::Relay { limit },
+        };
         Ok(Config {
             store_url,
             store_timeout: Duration::from_secs(self.store_timeout_secs.max(1)),
@@ -214,20 +214,33 @@ impl Cli {
                 self.session
             },
             json: self.json,
-            command: self.command,
+            action,
         })
     }
 }
 
 /// The command's spine: answer from the store, record the request (row and outbox event in one
 /// transaction), print, then send pending events to Kafka. A Kafka outage costs the answer
-/// nothing: the event stays in the outbox. Returns the exit code.
+/// nothing: the event stays in the outbox. `serve` runs [`crate::serve::run`] until SIGTERM.
+/// Returns the exit code.
 pub async fn run(config: Config) -> Result<i32, ApiError> {
-    let store = Store::connect(&config.store_url, config.store_timeout).await?;
-    let started = Instant::now();
-    let (request, code) = match &config.command {
-        Command::Relay { limit } => {
-            let done = record::relay(&store, &config.relay, *limit).await?;
+    let ask = match config.action {
+        Action::Serve(serve) => {
+            let stop = vygoda_common::shutdown::on_signal();
+            crate::serve::run(
+                config.store_url,
+                config.store_timeout,
+                config.relay,
+                serve,
+                stop,
+                None,
+            )
+            .await?;
+            return Ok(exit::OK);
+        }
+        Action::Relay { limit } => {
+            let store = Store::connect(&config.store_url, config.store_timeout).await?;
+            let done = record::relay(&store, &config.relay, limit).await?;
             output::relayed(&done, config.json);
             return Ok(if done.failed > 0 {
                 exit::UNAVAILABLE
@@ -235,85 +248,12 @@ pub async fn run(config: Config) -> Result<i32, ApiError> {
                 exit::OK
             });
         }
-        Command::Search {
-            text,
-            category,
-            brand,
-            min_price,
-            max_price,
-            in_stock,
-            limit,
-            user,
-        } => {
-            let search = Search {
-                text: text.trim().to_owned(),
-                category: Some(category.clone()).filter(|c| !c.is_empty()),
-                brand: Some(brand.clone()).filter(|b| !b.is_empty()),
-                min_price_cents: cents("min-price", min_price)?,
-                max_price_cents: cents("max-price", max_price)?,
-                in_stock: *in_stock,
-                limit: *limit,
-            };
-            let hits = query::search(&store, &search).await?;
-            output::hits(&search, &hits, config.json);
-            let request = Request {
-                kind: Kind::Search,
-                user_id: user.clone(),
-                session_id: config.session.clone(),
-                query: Some(search.text.clone()),
-                product_id: None,
-                filters: serde_json::to_value(&search).unwrap_or_default(),
-                result_count: Some(hits.len() as i32),
-                outcome: "ok",
-                latency: started.elapsed(),
-            };
-            (request, exit::OK)
-        }
-        Command::Product { product_id, user } => {
-            let found = query::product(&store, product_id.trim()).await?;
-            output::product(product_id, found.as_ref(), config.json);
-            let request = Request {
-                kind: Kind::Product,
-                user_id: user.clone(),
-                session_id: config.session.clone(),
-                query: None,
-                product_id: Some(product_id.trim().to_owned()),
-                filters: serde_json::json!({}),
-                result_count: Some(i32::from(found.is_some())),
-                outcome: if found.is_some() { "ok" } else { "not_found" },
-                latency: started.elapsed(),
-            };
-            (
-                request,
-                if found.is_some() {
-                    exit::OK
-                } else {
-                    exit::NOT_FOUND
-                },
-            )
-        }
-        Command::Recommend { user, limit } => {
-            let list = query::recommend(&store, user.trim(), *limit).await?;
-            output::recommended(&list, config.json);
-            let request = Request {
-                kind: Kind::Recommend,
-                user_id: user.trim().to_owned(),
-                session_id: config.session.clone(),
-                query: None,
-                product_id: None,
-                filters: serde_json::json!({ "limit": limit }),
-                result_count: Some(list.items.len() as i32),
-                outcome: if list.source == "personal" {
-                    "ok"
-                } else {
-                    "fallback"
-                },
-                latency: started.elapsed(),
-            };
-            (request, exit::OK)
-        }
+        Action::Ask(ask) => ask,
     };
-    record::record(&store, &request).await?;
+    let store = Store::connect(&config.store_url, config.store_timeout).await?;
+    let answer = answer::answer(&store, ask, &config.session).await?;
+    output::answer(&answer.body, config.json);
+    record::record(&store, &answer.request).await?;
     // This request's event and any left by earlier ones; a failure leaves them pending.
     match record::relay(&store, &config.relay, 1000).await {
         Ok(done) if done.pending > 0 => tracing::warn!(
@@ -323,5 +263,9 @@ pub async fn run(config: Config) -> Result<i32, ApiError> {
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "request events not sent; they stay in the outbox"),
     }
-    Ok(code)
+    Ok(if answer.body.found() {
+        exit::OK
+    } else {
+        exit::NOT_FOUND
+    })
 }

@@ -1,5 +1,6 @@
 //! What `client-api` prints: text for people, one JSON document with `--json`.
 
+use crate::answer::Body;
 use crate::query::{Hit, Recommended, Search};
 use crate::record::Relayed;
 
@@ -24,10 +25,19 @@ fn json(value: serde_json::Value) {
     println!("{value}");
 }
 
-pub fn hits(search: &Search, hits: &[Hit], as_json: bool) {
+/// Print an answer: its JSON document, or lines for people.
+pub fn answer(body: &Body, as_json: bool) {
     if as_json {
-        return json(serde_json::json!({ "query": search, "count": hits.len(), "results": hits }));
+        return json(body.to_json());
     }
+    match body {
+        Body::Hits { search, hits } => self::hits(search, hits),
+        Body::Product { product_id, found } => product(product_id, found.as_ref()),
+        Body::Recommended(list) => recommended(list),
+    }
+}
+
+fn hits(search: &Search, hits: &[Hit]) {
     if hits.is_empty() {
         println!("nothing found for “{}”", search.text);
         return;
@@ -38,21 +48,14 @@ pub fn hits(search: &Search, hits: &[Hit], as_json: bool) {
     }
 }
 
-pub fn product(id: &str, found: Option<&Hit>, as_json: bool) {
-    match (found, as_json) {
-        (Some(h), true) => json(serde_json::json!({ "found": true, "product": h })),
-        (None, true) => json(serde_json::json!({ "found": false, "product_id": id })),
-        (Some(h), false) => println!("{}", line(1, h).trim_start_matches("  1. ")),
-        (None, false) => {
-            eprintln!("product {id} not found: never published, banned, delisted or deleted")
-        }
+fn product(id: &str, found: Option<&Hit>) {
+    match found {
+        Some(h) => println!("{}", line(1, h).trim_start_matches("  1. ")),
+        None => eprintln!("product {id} not found: never published, banned, delisted or deleted"),
     }
 }
 
-pub fn recommended(list: &Recommended, as_json: bool) {
-    if as_json {
-        return json(serde_json::to_value(list).unwrap_or_default());
-    }
+fn recommended(list: &Recommended) {
     match list.source {
         "personal" => println!(
             "recommendations for {} (run {}, model {}):",

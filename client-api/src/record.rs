@@ -152,21 +152,25 @@ pub struct Relayed {
     pub pending: u64,
 }
 
-/// Send pending events (oldest first, up to `limit`) and mark the acknowledged ones sent.
-/// Concurrent relays skip each other's rows (`FOR UPDATE SKIP LOCKED`).
-pub async fn relay(store: &Store, config: &RelayConfig, limit: i64) -> Result<Relayed, RelayError> {
-    let mut tx = store.pool.begin().await.map_err(q("begin relay"))?;
-    let rows = sqlx::query(
-        "SELECT event_id, user_id, session_id, event_type, product_id, query, result_count, ts
-         FROM event_outbox WHERE sent_at IS NULL
-         ORDER BY ts LIMIT $1 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(q("read pending events"))?;
-    let mut done = Relayed::default();
-    if !rows.is_empty() {
+/// A long-lived sender of recorded events: the registered encoder and one producer, made once
+/// (`client-api serve` keeps one; a one-shot command makes one only when events are pending).
+pub struct Relayer {
+    topic: String,
+    encoder: Encoder,
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for Relayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relayer")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl Relayer {
+    /// Register the client-events schema (or find it) and create the producer.
+    pub async fn connect(config: &RelayConfig) -> Result<Relayer, RelayError> {
         let sr = Arc::new(Registry::new(config.registry.clone())?);
         let encoder = Encoder::register(
             &sr,
@@ -181,51 +185,58 @@ pub async fn relay(store: &Store, config: &RelayConfig, limit: i64) -> Result<Re
             &[
                 ("message.timeout.ms", timeout.as_str()),
                 ("linger.ms", "5"),
-                // An unreachable cluster is reported once, below, not by every broker thread.
+                // An unreachable cluster is reported once, by the caller, not by every broker
+                // thread.
                 ("log_level", "2"),
             ],
         )?;
+        Ok(Relayer {
+            topic: config.topic.clone(),
+            encoder,
+            producer,
+        })
+    }
+
+    /// Send pending events (oldest first, up to `limit`) and mark the acknowledged ones sent.
+    /// Concurrent relays skip each other's rows (`FOR UPDATE SKIP LOCKED`).
+    pub async fn pass(&self, store: &Store, limit: i64) -> Result<Relayed, RelayError> {
+        let mut tx = store.pool.begin().await.map_err(q("begin relay"))?;
+        let rows = sqlx::query(
+            "SELECT event_id, user_id, session_id, event_type, product_id, query, result_count, ts
+             FROM event_outbox WHERE sent_at IS NULL
+             ORDER BY ts LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("read pending events"))?;
+        let mut done = Relayed::default();
         let mut sends = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id: Uuid = row.try_get("event_id").map_err(q("read event"))?;
-            let ts: chrono::DateTime<chrono::Utc> = row.try_get("ts").map_err(q("read event"))?;
-            let event = ClientEvent {
-                event_id: id.to_string(),
-                user_id: row.try_get("user_id").map_err(q("read event"))?,
-                session_id: row.try_get("session_id").map_err(q("read event"))?,
-                event_type: row.try_get("event_type").map_err(q("read event"))?,
-                product_id: row.try_get("product_id").map_err(q("read event"))?,
-                query: row.try_get("query").map_err(q("read event"))?,
-                rating: None,
-                result_count: row.try_get("result_count").map_err(q("read event"))?,
-                ts: ts.timestamp_millis(),
-            };
+            let (id, event) = event_of(row)?;
             // Validated and encoded against the registered schema before anything is sent.
-            let payload = event
-                .validate()
-                .map_err(|e| e.to_string())
-                .and_then(|()| encoder.encode(event.to_avro()).map_err(|e| e.to_string()));
-            sends.push((id, event.user_id.clone(), payload));
+            let payload = event.validate().map_err(|e| e.to_string()).and_then(|()| {
+                self.encoder
+                    .encode(event.to_avro())
+                    .map_err(|e| e.to_string())
+            });
+            sends.push((id, event.user_id, payload));
         }
-        let deliveries = sends.iter().map(|(id, user, payload)| {
-            let producer = &producer;
-            let topic = &config.topic;
-            async move {
-                let payload = payload.as_ref().map_err(Clone::clone)?;
-                let record = FutureRecord::to(topic)
-                    .key(user.as_bytes())
-                    .payload(payload);
-                producer
-                    .send(record, Duration::ZERO)
-                    .await
-                    .map(|_| *id)
-                    .map_err(|(e, _)| e.to_string())
-            }
+        let deliveries = sends.iter().map(|(_, user, payload)| async move {
+            let payload = payload.as_ref().map_err(Clone::clone)?;
+            let record = FutureRecord::to(&self.topic)
+                .key(user.as_bytes())
+                .payload(payload);
+            self.producer
+                .send(record, Duration::ZERO)
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| e.to_string())
         });
         let outcomes = futures::future::join_all(deliveries).await;
         for ((id, _, _), outcome) in sends.iter().zip(outcomes) {
             match outcome {
-                Ok(_) => {
+                Ok(()) => {
                     sqlx::query("UPDATE event_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE event_id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -245,13 +256,45 @@ pub async fn relay(store: &Store, config: &RelayConfig, limit: i64) -> Result<Re
                 }
             }
         }
+        tx.commit().await.map_err(q("commit relay"))?;
+        done.pending = pending(store).await?;
+        Ok(done)
     }
-    tx.commit().await.map_err(q("commit relay"))?;
+}
+
+/// The client event an outbox row holds, and its id.
+fn event_of(row: &sqlx::postgres::PgRow) -> Result<(Uuid, ClientEvent), StoreError> {
+    let id: Uuid = row.try_get("event_id").map_err(q("read event"))?;
+    let ts: chrono::DateTime<chrono::Utc> = row.try_get("ts").map_err(q("read event"))?;
+    let event = ClientEvent {
+        event_id: id.to_string(),
+        user_id: row.try_get("user_id").map_err(q("read event"))?,
+        session_id: row.try_get("session_id").map_err(q("read event"))?,
+        event_type: row.try_get("event_type").map_err(q("read event"))?,
+        product_id: row.try_get("product_id").map_err(q("read event"))?,
+        query: row.try_get("query").map_err(q("read event"))?,
+        rating: None,
+        result_count: row.try_get("result_count").map_err(q("read event"))?,
+        ts: ts.timestamp_millis(),
+    };
+    Ok((id, event))
+}
+
+/// Events recorded and not yet acknowledged by the brokers.
+pub async fn pending(store: &Store) -> Result<u64, StoreError> {
     let pending: i64 =
         sqlx::query_scalar("SELECT count(*) FROM event_outbox WHERE sent_at IS NULL")
             .fetch_one(&store.pool)
             .await
             .map_err(q("count pending events"))?;
-    done.pending = pending.max(0) as u64;
-    Ok(done)
+    Ok(pending.max(0) as u64)
+}
+
+/// One relay pass of a one-shot command: connects to the registry and Kafka only when events
+/// are pending.
+pub async fn relay(store: &Store, config: &RelayConfig, limit: i64) -> Result<Relayed, RelayError> {
+    if pending(store).await? == 0 {
+        return Ok(Relayed::default());
+    }
+    Relayer::connect(config).await?.pass(store, limit).await
 }

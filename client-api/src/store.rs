@@ -50,8 +50,17 @@ pub struct Store {
 impl Store {
     /// Connect and create the tables (idempotent; serialised so concurrent first starts agree).
     pub async fn connect(url: &str, timeout: Duration) -> Result<Store, StoreError> {
+        Self::connect_with(url, timeout, 8).await
+    }
+
+    /// Same, with `connections` in the pool (a server sizes it to its concurrency).
+    pub async fn connect_with(
+        url: &str,
+        timeout: Duration,
+        connections: u32,
+    ) -> Result<Store, StoreError> {
         use vygoda_common::postgres::{connect_with_schema, SchemaError};
-        let pool = connect_with_schema(url, 8, timeout, LOCK_NS, SCHEMA)
+        let pool = connect_with_schema(url, connections, timeout, LOCK_NS, SCHEMA)
             .await
             .map_err(|e| match e {
                 SchemaError::Connect(e) => StoreError::Connect(e),

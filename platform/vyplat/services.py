@@ -1,6 +1,6 @@
 """vygoda's own long-running services on the local platform: the ban filter (prod), the mirror
-(prod → analytics), the lake writer (analytics → HDFS), the jobs scheduler and the store sink
-(prod → the CLIENT API's PostgreSQL store).
+(prod → analytics), the lake writer (analytics → HDFS), the jobs scheduler, the store sink
+(prod → the CLIENT API's PostgreSQL store) and the CLIENT API's HTTPS server.
 
 `up` starts the infrastructure only, so integration tests that run their own instances on
 throw-away topics never compete with these. `make demo` and `platform/ctl.py services start`
@@ -11,6 +11,9 @@ import urllib.request
 
 from . import paths, procs
 
+# The CLIENT API's HTTPS address (`client-api serve`'s default --listen).
+CLIENT_API_URL = "https://127.0.0.1:18443"
+
 # name → (binary and flags, metrics address). Each reads .vygoda/platform.json by default.
 SERVICES = {
     "svc-ban-filter": (["ban-filter"], "127.0.0.1:9101"),
@@ -19,6 +22,8 @@ SERVICES = {
     "svc-lake-writer": (["lake-writer", "--max-file-age", "10s"], "127.0.0.1:9103"),
     "svc-jobs": (["vygoda-jobs", "serve"], "127.0.0.1:9104"),
     "svc-store-sink": (["store-sink"], "127.0.0.1:9106"),
+    # HTTPS on 127.0.0.1:18443 (mutual TLS with the platform CA), as principal client-api.
+    "svc-client-api": (["client-api", "serve"], "127.0.0.1:9107"),
 }
 
 

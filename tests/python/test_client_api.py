@@ -1,12 +1,16 @@
 """The CLIENT API as a person uses it, on the live platform: shop-api publishes, vygoda-admin bans
 and unbans, the ban filter and the store sink (started here if not running) carry products into
-the store, and `client-api` answers. Every request is then found twice: in the store's `requests`
-table and, decoded by an independent Avro reader (confluent-kafka), in `client-events`.
+the store, and the CLIENT API answers. Every request is then found twice: in the store's
+`requests` table and, decoded by an independent Avro reader (confluent-kafka), in `client-events`.
+
+One scenario, two backends: each test runs against the `client-api` command line and against
+`client-api serve`, the platform's HTTPS service (mutual TLS with the platform CA).
 
 Run: `.vygoda/venv/bin/python -m pytest tests/python/test_client_api.py` (after `make up`; the
 recommendation test needs a finished `make demo`, which `make test` runs first).
 """
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 from polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,6 +27,9 @@ VYGODA = REPO / ".vygoda"
 PLATFORM = json.loads((VYGODA / "platform.json").read_text())
 BIN = REPO / "target" / "debug"
 BAN_FILTER_METRICS = "http://127.0.0.1:9101/metrics"
+API_URL = "https://127.0.0.1:18443"
+sys.path.insert(0, str(REPO / "platform"))
+from vyplat import services as platform_services  # noqa: E402
 
 
 def run(argv: list, check: bool = True) -> subprocess.CompletedProcess:
@@ -37,6 +45,60 @@ def client_api(*args, check: bool = True, extra: tuple = ()) -> tuple:
     if check and done.returncode not in (0, 4):
         raise AssertionError(f"client-api {args} exited {done.returncode}: {done.stderr[-2000:]}")
     return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None)
+
+
+CA = str(VYGODA / "tls" / "ca.pem")
+# A caller with a certificate of the platform CA (the service refuses any other). Passed with
+# each request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's `verify`.
+CALLER = (PLATFORM["principals"]["operator"]["cert"], PLATFORM["principals"]["operator"]["key"])
+
+
+class Cli:
+    """Asks through the `client-api` command line."""
+
+    def product(self, pid: str, user: str = "") -> dict:
+        code, answer = client_api("product", pid, *(("--user", user) if user else ()))
+        assert (code == 0) == answer["found"], (code, answer)
+        return answer
+
+    def search(self, text: str, user: str = "", **filters) -> dict:
+        flags = [x for k, v in filters.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+        return client_api("search", text, *flags, *(("--user", user) if user else ()))[1]
+
+    def recommend(self, user: str, limit: int = 10) -> dict:
+        return client_api("recommend", "--user", user, "--limit", str(limit))[1]
+
+
+class Https:
+    """Asks the platform's `client-api serve` over HTTPS."""
+
+    def __init__(self, url: str = API_URL):
+        self.url, self.http = url, requests.Session()
+
+    def get(self, path: str, **params) -> requests.Response:
+        return self.http.get(f"{self.url}{path}", params={k: v for k, v in params.items() if v != ""},
+                             verify=CA, cert=CALLER, timeout=30)
+
+    def product(self, pid: str, user: str = "") -> dict:
+        r = self.get(f"/v1/products/{pid}", user=user)
+        assert r.status_code in (200, 404), r.text
+        assert (r.status_code == 200) == r.json()["found"], (r.status_code, r.text)
+        return r.json()
+
+    def search(self, text: str, user: str = "", **filters) -> dict:
+        r = self.get("/v1/search", q=text, user=user, **filters)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def recommend(self, user: str, limit: int = 10) -> dict:
+        r = self.get(f"/v1/users/{user}/recommendations", limit=limit)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture(params=["cli", "https"])
+def api(request):
+    return Cli() if request.param == "cli" else Https()
 
 
 def publish(product_id: str, name: str, brand: str, category: str = "Электроника", price: str = "1990.00"):
@@ -61,14 +123,12 @@ def banned_by_id() -> float:
     return 0.0
 
 
-def found(product_id: str) -> bool:
-    code, answer = client_api("product", product_id)
-    return code == 0 and answer["found"]
+def found(api, product_id: str) -> bool:
+    return api.product(product_id)["found"]
 
 
-def search_ids(text: str, *flags) -> list:
-    _, answer = client_api("search", text, *flags, "--limit", "50")
-    return [h["product_id"] for h in answer["results"]]
+def search_ids(api, text: str, **filters) -> list:
+    return [h["product_id"] for h in api.search(text, limit=50, **filters)["results"]]
 
 
 def sql(query: str) -> list:
@@ -92,43 +152,42 @@ def tag() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def test_a_published_product_is_found_by_id_and_by_russian_word_forms(tag):
+def test_a_published_product_is_found_by_id_and_by_russian_word_forms(api, tag):
     pid, brand = f"test-{tag}-123", f"Марка{tag}"
     publish(pid, f"Умные часы {tag}", brand)
-    wait_for(f"client-api product {pid}", lambda: found(pid), 60)
+    wait_for(f"product {pid}", lambda: found(api, pid), 60)
     # Morphology: "часов" (genitive plural) finds "часы"; a typo finds it through trigrams.
-    assert pid in search_ids("часов", "--brand", brand)
-    assert pid in search_ids(f"умные чсы {tag}")
-    assert search_ids("часов", "--brand", brand, "--max-price", "100") == []
+    assert pid in search_ids(api, "часов", brand=brand)
+    assert pid in search_ids(api, f"умные чсы {tag}")
+    assert search_ids(api, "часов", brand=brand, max_price="100") == []
 
 
-def test_a_banned_product_is_not_found_until_it_is_unbanned(tag):
+def test_a_banned_product_is_not_found_until_it_is_unbanned(api, tag):
     pid, brand = f"test-{tag}-234", f"Бренд{tag}"
     ban("product-id", pid)
     try:
         before = banned_by_id()
         publish(pid, f"Кофеварка {tag}", brand)
         wait_for("the ban filter holding the product back", lambda: banned_by_id() >= before + 1, 60)
-        code, answer = client_api("product", pid)
-        assert code == 4 and answer == {"found": False, "product_id": pid}
-        assert pid not in search_ids(f"кофеварка {tag}")
+        assert api.product(pid) == {"found": False, "product_id": pid}
+        assert pid not in search_ids(api, f"кофеварка {tag}")
     finally:
         unban("product-id", pid)
     publish(pid, f"Кофеварка {tag}", brand)
-    wait_for(f"{pid} found after the unban", lambda: found(pid), 60)
-    assert pid in search_ids(f"кофеварка {tag}")
+    wait_for(f"{pid} found after the unban", lambda: found(api, pid), 60)
+    assert pid in search_ids(api, f"кофеварка {tag}")
 
 
-def test_banning_a_brand_removes_its_earlier_products_from_search(tag):
+def test_banning_a_brand_removes_its_earlier_products_from_search(api, tag):
     brand = f"Запрет{tag}"
     ids = [f"test-{tag}-{n}" for n in (1, 2)]
     for pid in ids:
         publish(pid, f"Чайник {tag} {pid[-1]}", brand)
-    wait_for("both products searchable", lambda: sorted(search_ids("чайник", "--brand", brand)) == ids, 60)
+    wait_for("both products searchable", lambda: sorted(search_ids(api, "чайник", brand=brand)) == ids, 60)
     ban("brand", brand)
     try:
-        wait_for("the brand's products gone from search", lambda: search_ids("чайник", "--brand", brand) == [], 60)
-        assert not any(found(pid) for pid in ids)
+        wait_for("the brand's products gone from search", lambda: search_ids(api, "чайник", brand=brand) == [], 60)
+        assert not any(found(api, pid) for pid in ids)
     finally:
         unban("brand", brand)
 
@@ -171,23 +230,30 @@ def read_topic(topic: str, key: str | None = None) -> list:
         consumer.close()
 
 
-def test_each_request_is_in_client_events_and_in_the_requests_table(tag):
+def sent(user: str) -> bool:
+    """Every recorded event of `user` acknowledged by the brokers."""
+    return sql(f"SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FROM event_outbox "
+               f"WHERE user_id = '{user}'")[0].split("|")[0] == "0"
+
+
+def test_each_request_is_in_client_events_and_in_the_requests_table(api, tag):
     user = f"test-user-{tag}"
-    pid = f"test-{tag}-view"
+    pid, missing = f"test-{tag}-view", f"test-{tag}-missing"
     publish(pid, f"Пылесос {tag}", f"Марка{tag}")
-    wait_for(f"{pid} in the store", lambda: found(pid), 60)
-    _, searched = client_api("search", f"пылесос {tag}", "--user", user)
+    wait_for(f"{pid} in the store", lambda: found(api, pid), 60)
+    searched = api.search(f"пылесос {tag}", user=user)
     assert pid in [h["product_id"] for h in searched["results"]]
     count = searched["count"]
-    client_api("product", pid, "--user", user)
-    client_api("product", f"test-{tag}-missing", "--user", user)
-    client_api("recommend", "--user", user)
-    missing = f"test-{tag}-missing"
+    api.product(pid, user=user)
+    api.product(missing, user=user)
+    api.recommend(user)
     rows = sql(f"SELECT kind, coalesce(query, product_id, ''), result_count, outcome FROM requests "
                f"WHERE user_id = '{user}' ORDER BY at")
     assert rows[:3] == [f"search|пылесос {tag}|{count}|ok", f"product|{pid}|1|ok",
                         f"product|{missing}|0|not_found"], rows
     assert len(rows) == 4 and rows[3].startswith("recommend||") and rows[3].endswith("|fallback"), rows
+    # The service relays on its own after answering; the command line before it exits.
+    wait_for(f"{user}'s events acknowledged by the brokers", lambda: sent(user), 60)
     events = read_topic("client-events", user)
     got = sorted((e["event_type"], e["query"] or e["product_id"] or "") for e in events)
     assert got == sorted([("search", f"пылесос {tag}"), ("view", pid), ("view", missing), ("recommend", "")]), got
@@ -196,21 +262,103 @@ def test_each_request_is_in_client_events_and_in_the_requests_table(tag):
     assert sorted(e["event_id"] for e in events) == sorted(ids), "event ids are the request ids"
 
 
-def test_a_request_answered_while_kafka_is_unreachable_is_sent_later(tag):
+@pytest.fixture
+def platform_relay_stopped():
+    """The platform's CLIENT API service stopped (its relay would send the test's pending event
+    at once); started again after."""
+    platform_services.stop(["svc-client-api"])
+    yield
+    platform_services.start()
+
+
+def pending(user: str) -> list:
+    return sql(f"SELECT count(*) FROM event_outbox WHERE user_id = '{user}' AND sent_at IS NULL")
+
+
+def test_a_request_answered_by_the_command_line_while_kafka_is_unreachable_is_sent_later(tag, platform_relay_stopped):
     user = f"test-user-{tag}"
     unreachable = ("-X", "bootstrap.servers=127.0.0.1:9", "--record-timeout-secs", "2")
     code, answer = client_api("search", f"ничего {tag}", "--user", user, extra=unreachable)
     assert code == 0 and answer["count"] == 0, "the answer does not wait for Kafka"
-    assert sql(f"SELECT count(*) FROM event_outbox WHERE user_id = '{user}' AND sent_at IS NULL") == ["1"]
+    assert pending(user) == ["1"]
     assert read_topic("client-events", user) == []
     done = run([BIN / "client-api", "--json", "relay"])
     assert json.loads(done.stdout)["sent"] >= 1
     [event] = read_topic("client-events", user)
     assert event["event_type"] == "search" and event["query"] == f"ничего {tag}"
-    assert sql(f"SELECT count(*) FROM event_outbox WHERE user_id = '{user}' AND sent_at IS NULL") == ["0"]
+    assert pending(user) == ["0"]
 
 
-def test_after_the_demo_a_users_recommendations_are_the_published_runs_list():
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_request_the_service_answered_while_kafka_was_unreachable_leaves_once_it_is_back(tag, platform_relay_stopped):
+    user = f"test-user-{tag}"
+    listen, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    log = (VYGODA / "logs" / f"test-client-api-{tag}.log").open("w")
+    server = subprocess.Popen([BIN / "client-api", "-X", "bootstrap.servers=127.0.0.1:9", "--record-timeout-secs", "2",
+                               "serve", "--listen", listen, "--metrics-addr", metrics],
+                              cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        api = Https(f"https://{listen}")
+
+        def healthy():
+            try:
+                return api.get("/health").status_code == 200
+            except requests.ConnectionError:
+                return False
+        wait_for("the test's CLIENT API answering", healthy, 60)
+        assert api.search(f"ничего {tag}", user=user)["count"] == 0, "the answer does not wait for Kafka"
+        assert pending(user) == ["1"]
+        assert read_topic("client-events", user) == []
+        assert api.get("/health").json()["outbox_pending"] >= 1
+        server.terminate()
+        assert server.wait(timeout=60) == 0, "SIGTERM: the service drains and exits 0"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+    assert pending(user) == ["1"], "the event waits in the outbox while Kafka is unreachable"
+    # The platform's service, started again, sends it with no request to wake it.
+    platform_services.start()
+    wait_for(f"{user}'s event acknowledged", lambda: pending(user) == ["0"], 60)
+    [event] = read_topic("client-events", user)
+    assert event["event_type"] == "search" and event["query"] == f"ничего {tag}"
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """A sample of a /metrics page; 0 when the series does not exist yet."""
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_the_service_refuses_bad_questions_and_unknown_callers_and_counts_what_it_answers(tag):
+    api = Https()
+    before = requests.get("http://127.0.0.1:9107/metrics", timeout=10).text
+    empty = api.get("/v1/search", q="  ")
+    assert empty.status_code == 400 and "search text is empty" in empty.json()["error"]
+    bad_limit = api.get("/v1/search", q="часы", limit="many")
+    assert bad_limit.status_code == 400 and "limit many" in bad_limit.json()["error"]
+    assert api.get("/v1/search", q="часы", in_stock="maybe").json()["error"].startswith("in_stock maybe")
+    assert api.get("/v1/nothing").status_code == 404
+    assert api.product(f"test-{tag}-none") == {"found": False, "product_id": f"test-{tag}-none"}
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{API_URL}/health", verify=CA, timeout=10)
+    after = requests.get("http://127.0.0.1:9107/metrics", timeout=10).text
+
+    def grew(name: str, **labels) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+    assert grew("vygoda_client_api_requests_total", endpoint="search", outcome="invalid") >= 3
+    assert grew("vygoda_client_api_requests_total", endpoint="product", outcome="not_found") >= 1
+    assert grew("vygoda_client_api_request_seconds_count", endpoint="product") >= 1
+
+
+def test_after_the_demo_a_users_recommendations_are_the_published_runs_list(api):
     """The latest published record of a user (read from the topic, not the store) is what
     `client-api recommend` answers, less products delisted since."""
     published = {}
@@ -223,7 +371,7 @@ def test_after_the_demo_a_users_recommendations_are_the_published_runs_list():
                 if i["product_id"] in listed]
 
     def answer():
-        _, a = client_api("recommend", "--user", user, "--limit", "1000")
+        a = api.recommend(user, limit=1000)
         return a if a["run_id"] == published[user]["run_id"] else None
 
     got = wait_for(f"the store sink serving {user}'s latest list", answer, 60)

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 HADOOP = REPO / "hadoop"
 MONITORING = REPO / "monitoring"
 PLATFORM_FILE = Path(os.environ.get("VYGODA_PLATFORM", REPO / ".vygoda" / "platform.json"))
-SERVICES = {"ban-filter": 9101, "mirror": 9102, "lake-writer": 9103, "jobs-driver": 9104, "schema-registry": 9105}
+SERVICES = {"ban-filter": 9101, "mirror": 9102, "lake-writer": 9103, "jobs-driver": 9104, "schema-registry": 9105,
+            "store-sink": 9106, "client-api": 9107}
 # The local addresses every part of the platform agrees on (BRIEF.md); platform.json, when present,
 # must agree too.
 BROKERS = {
@@ -209,8 +210,8 @@ def test_prod_configs_carry_no_secrets():
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 
 
-def test_there_are_the_five_dashboards():
-    assert {p.stem for p in DASHBOARDS} >= {"platform-overview", "ingest", "lake", "jobs", "kafka-brokers"}
+def test_there_are_the_six_dashboards():
+    assert {p.stem for p in DASHBOARDS} >= {"platform-overview", "ingest", "lake", "jobs", "kafka-brokers", "serving"}
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)

@@ -16,7 +16,8 @@ from browser import render, screenshot
 REPO = Path(__file__).resolve().parents[2]
 PLATFORM = json.loads((REPO / ".vygoda" / "platform.json").read_text())
 DASHBOARDS = sorted((REPO / "monitoring" / "grafana" / "dashboards").glob("*.json"))
-SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry", "store-sink")
+SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry", "store-sink",
+            "client-api")
 SECTION = re.compile(r"<section ([^>]*)>")
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 

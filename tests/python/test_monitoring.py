@@ -39,7 +39,8 @@ PLATFORM_FILE = Path(os.environ.get("VYGODA_PLATFORM", REPO / ".vygoda" / "platf
 VYGODA_DIR = PLATFORM_FILE.resolve().parent
 PLATFORM_REPO = VYGODA_DIR.parent
 
-SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry", "store-sink")
+SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry", "store-sink",
+            "client-api")
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 # Grafana substitutes these before a query reaches Prometheus; 1m spans 12 local scrapes.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h"}
