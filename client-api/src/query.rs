@@ -60,9 +60,60 @@ fn hit(row: &sqlx::postgres::PgRow) -> Result<Hit, sqlx::Error> {
     })
 }
 
-/// Full text with Russian morphology, or trigram similarity for typos and partial words,
-/// ranked; filtered.
+/// The filters every search applies ($2 … $6), after its own match condition.
+const FILTERS: &str = "
+           AND ($2::text IS NULL OR p.category = $2)
+           AND ($3::text IS NULL OR lower(p.brand) = lower($3))
+           AND ($4::bigint IS NULL OR p.price_cents >= $4)
+           AND ($5::bigint IS NULL OR p.price_cents <= $5)
+           AND (NOT $6 OR p.available - coalesce(p.reserved, 0) > 0)";
+
+const COLUMNS: &str = "p.product_id, p.name, p.brand, p.category, p.price_cents, p.currency,
+                p.available, p.reserved";
+
+/// Full text with Russian morphology, ranked; then, when that finds fewer than the limit,
+/// trigram similarity for typos and partial words. Two steps rather than one `OR`: with the
+/// `OR` PostgreSQL ranks every row either condition matches, and a common word on a 100k
+/// catalogue took 1.6 s instead of 45 ms for the full-text step alone.
 pub async fn search(store: &Store, s: &Search) -> Result<Vec<Hit>, StoreError> {
+    let words = format!(
+        "SELECT {COLUMNS}, ts_rank_cd(p.document, q)::float8 AS score
+         FROM products p, websearch_to_tsquery('russian', $1) q
+         WHERE p.document @@ q {FILTERS}
+         ORDER BY score DESC, p.product_id
+         LIMIT $7"
+    );
+    let rows = sqlx::query(&words)
+        .bind(&s.text)
+        .bind(&s.category)
+        .bind(&s.brand)
+        .bind(s.min_price_cents)
+        .bind(s.max_price_cents)
+        .bind(s.in_stock)
+        .bind(s.limit)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(q("search"))?;
+    let mut hits = rows
+        .iter()
+        .map(hit)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(q("read search rows"))?;
+    let short = s.limit - hits.len() as i64;
+    if short > 0 {
+        let found: Vec<String> = hits.iter().map(|h| h.product_id.clone()).collect();
+        hits.extend(fuzzy(store, s, short, &found).await?);
+    }
+    Ok(hits)
+}
+
+/// Trigram word similarity over name, brand, category and tags, for what full text missed.
+async fn fuzzy(
+    store: &Store,
+    s: &Search,
+    limit: i64,
+    found: &[String],
+) -> Result<Vec<Hit>, StoreError> {
     let mut tx = store.pool.begin().await.map_err(q("begin search"))?;
     // Local to this transaction: lets the `<%` operator use the trigram index at our threshold.
     sqlx::query("SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)")
@@ -70,31 +121,25 @@ pub async fn search(store: &Store, s: &Search) -> Result<Vec<Hit>, StoreError> {
         .execute(&mut *tx)
         .await
         .map_err(q("search settings"))?;
-    let rows = sqlx::query(
-        "WITH q AS (SELECT websearch_to_tsquery('russian', $1) AS tsq, lower($1) AS raw)
-         SELECT p.product_id, p.name, p.brand, p.category, p.price_cents, p.currency,
-                p.available, p.reserved,
-                (ts_rank_cd(p.document, q.tsq) + word_similarity(q.raw, p.flat))::float8 AS score
-         FROM products p, q
-         WHERE (p.document @@ q.tsq OR q.raw <% p.flat)
-           AND ($2::text IS NULL OR p.category = $2)
-           AND ($3::text IS NULL OR lower(p.brand) = lower($3))
-           AND ($4::bigint IS NULL OR p.price_cents >= $4)
-           AND ($5::bigint IS NULL OR p.price_cents <= $5)
-           AND (NOT $6 OR p.available - coalesce(p.reserved, 0) > 0)
+    let similar = format!(
+        "SELECT {COLUMNS}, word_similarity(lower($1), p.flat)::float8 AS score
+         FROM products p
+         WHERE lower($1) <% p.flat AND NOT (p.product_id = ANY($8)) {FILTERS}
          ORDER BY score DESC, p.product_id
-         LIMIT $7",
-    )
-    .bind(&s.text)
-    .bind(&s.category)
-    .bind(&s.brand)
-    .bind(s.min_price_cents)
-    .bind(s.max_price_cents)
-    .bind(s.in_stock)
-    .bind(s.limit)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(q("search"))?;
+         LIMIT $7"
+    );
+    let rows = sqlx::query(&similar)
+        .bind(&s.text)
+        .bind(&s.category)
+        .bind(&s.brand)
+        .bind(s.min_price_cents)
+        .bind(s.max_price_cents)
+        .bind(s.in_stock)
+        .bind(limit)
+        .bind(found)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("search"))?;
     tx.commit().await.map_err(q("end search"))?;
     rows.iter()
         .map(hit)
