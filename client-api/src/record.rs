@@ -234,16 +234,10 @@ impl Relayer {
                 .map_err(|(e, _)| e.to_string())
         });
         let outcomes = futures::future::join_all(deliveries).await;
+        let mut sent: Vec<Uuid> = Vec::with_capacity(sends.len());
         for ((id, _, _), outcome) in sends.iter().zip(outcomes) {
             match outcome {
-                Ok(()) => {
-                    sqlx::query("UPDATE event_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE event_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(q("mark event sent"))?;
-                    done.sent += 1;
-                }
+                Ok(()) => sent.push(*id),
                 Err(error) => {
                     tracing::warn!(event_id = %id, %error, "event not sent; it stays pending");
                     sqlx::query("UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE event_id = $1")
@@ -255,6 +249,15 @@ impl Relayer {
                     done.failed += 1;
                 }
             }
+        }
+        // One statement for every acknowledged event of the pass.
+        if !sent.is_empty() {
+            sqlx::query("UPDATE event_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE event_id = ANY($1)")
+                .bind(&sent)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("mark events sent"))?;
+            done.sent = sent.len() as u64;
         }
         tx.commit().await.map_err(q("commit relay"))?;
         done.pending = pending(store).await?;
