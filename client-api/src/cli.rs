@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use vygoda_avro::registry::RegistryArgs;
 use vygoda_common::exit;
 use vygoda_common::kafka::PlatformArgs;
-use vygoda_ingest::registry::RegistryArgs;
 
 use crate::answer::{self, Ask, Invalid, SearchParams};
 use crate::output;

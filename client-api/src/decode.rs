@@ -5,9 +5,9 @@
 //! batch is retried, nothing is skipped).
 
 use apache_avro::types::Value;
+use vygoda_avro::wire::{Decoder, WireError};
 use vygoda_ingest::avro::{self, AvroShapeError, Fields};
 use vygoda_ingest::product::Product;
-use vygoda_ingest::wire::{Decoder, WireError};
 
 use crate::store::{Change, ProductRow, RecommendationRow};
 

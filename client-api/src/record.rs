@@ -15,11 +15,11 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 use sqlx::Row;
 use uuid::Uuid;
+use vygoda_avro::registry::{Registry, RegistryConfig, RegistryError};
+use vygoda_avro::schemas;
+use vygoda_avro::wire::Encoder;
 use vygoda_ingest::event::ClientEvent;
 use vygoda_ingest::kafka_io::{self, KafkaIoError};
-use vygoda_ingest::registry::{Registry, RegistryConfig, RegistryError};
-use vygoda_ingest::schemas;
-use vygoda_ingest::wire::Encoder;
 
 use crate::store::{q, Store, StoreError};
 

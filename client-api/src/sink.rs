@@ -20,10 +20,10 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
+use vygoda_avro::registry::{Registry, RegistryConfig, RegistryError};
+use vygoda_avro::schemas;
+use vygoda_avro::wire::{Decoder, WireError};
 use vygoda_ingest::kafka_io::{self, KafkaIoError};
-use vygoda_ingest::registry::{Registry, RegistryConfig, RegistryError};
-use vygoda_ingest::schemas;
-use vygoda_ingest::wire::{Decoder, WireError};
 
 use crate::decode::{change, Feed};
 use crate::store::{apply, Change, Positioned, Store, StoreError};
@@ -77,7 +77,7 @@ pub struct Args {
     #[command(flatten)]
     pub platform: vygoda_common::kafka::PlatformArgs,
     #[command(flatten)]
-    pub registry: vygoda_ingest::registry::RegistryArgs,
+    pub registry: vygoda_avro::registry::RegistryArgs,
     /// PostgreSQL URL of the store; empty = `store_url` of the platform file.
     #[arg(long, env = "VYGODA_STORE_URL", default_value = "")]
     pub store_url: String,

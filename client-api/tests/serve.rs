@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use vygoda_avro::registry::RegistryArgs;
 use vygoda_client_api::record::RelayConfig;
 use vygoda_client_api::serve::{self, ServeArgs};
 use vygoda_client_api::store::{apply, Change, Positioned, ProductRow, Store};
 use vygoda_common::https::{client, Identity};
-use vygoda_ingest::registry::RegistryArgs;
 use vygoda_tests::{consume_all, eventually, unique_name, TempDb, TestPlatform};
 
 fn product(id: &str, name: &str, available: i32) -> ProductRow {
@@ -71,15 +71,9 @@ async fn the_service_answers_records_relays_and_drains_on_stop() {
 
     let topic = unique_name("serve-events");
     let _guard = tp.create_topic("prod", &topic, 2, false).await;
-    let registry = RegistryArgs {
-        registry_url: String::new(),
-        registry_ca: String::new(),
-        registry_cert: String::new(),
-        registry_key: String::new(),
-        registry_timeout_secs: 10,
-    }
-    .resolve(Some(&tp.platform), "client-api")
-    .expect("registry settings");
+    let registry = RegistryArgs::default()
+        .resolve(Some(&tp.platform), "client-api")
+        .expect("registry settings");
     let relay = RelayConfig {
         kafka: tp.kafka_props("prod", "client-api"),
         cluster: "prod".into(),

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use sqlx::Row;
-use vygoda_ingest::registry::{Registry, RegistryArgs};
-use vygoda_ingest::schemas;
-use vygoda_ingest::wire::Encoder;
+use vygoda_avro::registry::{Registry, RegistryArgs};
+use vygoda_avro::schemas;
+use vygoda_avro::wire::Encoder;
 use vygoda_tests::{produce, unique_name, KeyValue, ServiceProcess, TempDb, TestPlatform};
 
 const PRODUCTS: usize = 300;
@@ -32,14 +32,7 @@ fn product_json(id: &str, version: usize) -> Vec<u8> {
 }
 
 async fn encoder(tp: &TestPlatform, topic: &str) -> Encoder {
-    let args = RegistryArgs {
-        registry_url: String::new(),
-        registry_ca: String::new(),
-        registry_cert: String::new(),
-        registry_key: String::new(),
-        registry_timeout_secs: 10,
-    };
-    let config = args
+    let config = RegistryArgs::default()
         .resolve(Some(&tp.platform), "admin")
         .expect("registry settings");
     let registry = Registry::new(config).expect("registry client");

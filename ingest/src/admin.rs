@@ -16,9 +16,9 @@ use vygoda_common::kafka::PlatformArgs;
 
 use crate::ban::{self, Ban, BanKind, BanValueError};
 use crate::kafka_io::{self, KafkaIoError};
-use crate::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
-use crate::schemas;
-use crate::wire::{Decoder, Encoder};
+use vygoda_avro::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
+use vygoda_avro::schemas;
+use vygoda_avro::wire::{Decoder, Encoder};
 
 /// Manage vygoda's ban list.
 #[derive(Debug, clap::Parser)]

@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn avro_round_trip() {
-        let schema = apache_avro::Schema::parse_str(crate::schemas::PRODUCT_BANS).unwrap();
+        let schema = apache_avro::Schema::parse_str(vygoda_avro::schemas::PRODUCT_BANS).unwrap();
         let ban = Ban {
             kind: BanKind::Word,
             value: "реплика".into(),

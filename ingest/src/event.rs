@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn avro_round_trip() {
-        let schema = crate::schemas::client_events();
+        let schema = vygoda_avro::schemas::client_events();
         let mut e = ev("review");
         e.rating = Some(5);
         let bytes = apache_avro::to_avro_datum(&schema, e.to_avro()).unwrap();

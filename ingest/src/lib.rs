@@ -1,7 +1,6 @@
 //! vygoda's ingest side: everything that writes into or filters the prod cluster.
 //!
-//! - [`schemas`], [`registry`], [`wire`]: Avro schemas, the Schema Registry client and the
-//!   Confluent wire format (validate before send, resolve on read).
+//! - Avro schemas, the Schema Registry client and the wire format are `vygoda_avro`'s.
 //! - [`product`], [`ban`], [`event`]: the records, JSON ⇄ typed ⇄ Avro.
 //! - [`matcher`]: does a product match the ban list (Unicode word boundaries, ё/е).
 //! - [`shop_api`], [`admin`], [`filter`], [`client_sim`]: the services/CLIs behind the binaries
@@ -17,8 +16,5 @@ pub mod input;
 pub mod kafka_io;
 pub mod matcher;
 pub mod product;
-pub mod registry;
-pub mod schemas;
 pub mod shop_api;
 pub mod text;
-pub mod wire;

@@ -1,7 +1,6 @@
 //! Command line / environment of the lake writer, validated into a typed [`Config`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use vygoda_common::kafka::PlatformArgs;
@@ -89,23 +88,8 @@ pub struct Args {
     #[arg(long, env = "VYGODA_LAKE_GROUP", default_value = "lake-writer")]
     pub group: String,
 
-    /// Schema Registry URL. Empty: `schema_registry.url` of the platform file.
-    #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_URL", default_value = "")]
-    pub schema_registry_url: String,
-
-    /// PEM file with the CA that signed the registry's certificate. Empty: from the platform
-    /// file (or the system roots when there is none).
-    #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_CA", default_value = "")]
-    pub schema_registry_ca: String,
-
-    /// PEM client certificate the registry identifies the lake writer by. Empty: the
-    /// principal's certificate from the platform file (none without one).
-    #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_CERT", default_value = "")]
-    pub schema_registry_cert: String,
-
-    /// PEM private key of --schema-registry-cert. Empty: the principal's key from the platform file.
-    #[arg(long, env = "VYGODA_SCHEMA_REGISTRY_KEY", default_value = "")]
-    pub schema_registry_key: String,
+    #[command(flatten)]
+    pub registry: vygoda_avro::registry::RegistryArgs,
 
     /// Time that picks the `date=/hour=` directory: record (Kafka timestamp) or ingest.
     #[arg(
@@ -196,9 +180,7 @@ pub struct Config {
     pub cluster: String,
     pub principal: String,
     pub kafka_props: std::collections::BTreeMap<String, String>,
-    pub registry_url: String,
-    pub registry_ca: Option<PathBuf>,
-    pub registry_identity: Option<vygoda_common::https::Identity>,
+    pub registry: vygoda_avro::registry::RegistryConfig,
     pub writer: WriterConfig,
     pub tick: Duration,
     pub storage_retry_for: Duration,
@@ -269,45 +251,10 @@ impl Args {
                 return Err(invalid("topics", t, "Kafka topic names are [a-zA-Z0-9._-]"));
             }
         }
-        let (registry_url, registry_ca) = match (self.schema_registry_url.trim(), &platform) {
-            ("", Some(p)) => (
-                p.schema_registry.url.clone(),
-                Some(p.schema_registry.ca.clone()),
-            ),
-            ("", None) => {
-                return Err(invalid(
-                    "schema-registry-url",
-                    "",
-                    "no platform file; pass a URL",
-                ))
-            }
-            (url, _) => (url.to_owned(), None),
-        };
-        let registry_ca = match self.schema_registry_ca.trim() {
-            "" => registry_ca,
-            ca => Some(PathBuf::from(ca)),
-        };
-        let from_platform = platform
-            .as_ref()
-            .and_then(|p| p.principals.get(&self.principal))
-            .map(vygoda_common::platform::Principal::identity);
-        let registry_identity = match (
-            self.schema_registry_cert.trim(),
-            self.schema_registry_key.trim(),
-        ) {
-            ("", "") => from_platform,
-            ("", _) | (_, "") => {
-                return Err(invalid(
-                    "schema-registry-cert",
-                    self.schema_registry_cert.trim(),
-                    "give --schema-registry-cert and --schema-registry-key together",
-                ))
-            }
-            (cert, key) => Some(vygoda_common::https::Identity {
-                cert: cert.into(),
-                key: key.into(),
-            }),
-        };
+        let registry = self
+            .registry
+            .resolve(platform.as_ref(), &self.principal)
+            .map_err(|e| invalid("registry-url", &self.registry.registry_url, e.to_string()))?;
         let level = self.zstd_level;
         if !(1..=22).contains(&level) {
             return Err(invalid("zstd-level", &level.to_string(), "use 1..=22"));
@@ -333,9 +280,7 @@ impl Args {
             group: self.group.clone(),
             cluster: self.cluster.clone(),
             principal: self.principal.clone(),
-            registry_url,
-            registry_ca,
-            registry_identity,
+            registry,
             writer,
             tick: duration_flag("tick", &self.tick)?,
             storage_retry_for: duration_flag("storage-retry-for", &self.storage_retry_for)?,
@@ -421,7 +366,7 @@ mod tests {
             "bootstrap.servers=h:1",
             "--lake-root",
             "file:///tmp/lake",
-            "--schema-registry-url",
+            "--registry-url",
             "https://r:1",
             "--topics",
             "a, b",

@@ -16,17 +16,18 @@ use crate::metrics::{CloseReason, Metrics, PartitionLabel};
 use crate::open_file::{writer_properties, FileError, OpenFile};
 use crate::partition::PartitionWriter;
 use crate::recovery::{recover, Recovery};
-use crate::registry::{split_wire, RegistryError, SchemaCache, SchemaSource};
 use crate::rows::{LakeSchema, RecordMeta};
+use crate::schema_cache::{SchemaCache, SchemaError};
 use crate::storage::{Storage, StorageError};
 use crate::watermark::Watermarks;
+use vygoda_avro::source::SchemaSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("lake storage: {0}")]
     Storage(#[from] StorageError),
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Registry(#[from] SchemaError),
     #[error("{topic}/{partition}@{offset}: {source}; this is a bug, the file is dropped and re-read after restart")]
     File {
         topic: String,
@@ -192,7 +193,7 @@ impl<S: Storage, R: SchemaSource> Engine<S, R> {
         // Decode the value with its writer schema, or find the schema a tombstone goes with.
         let (schema, value, schema_id) = match rec.value {
             Some(payload) => {
-                let (id, body) = match split_wire(payload) {
+                let (id, body) = match vygoda_avro::wire::split(payload) {
                     Ok(x) => x,
                     Err(e) => return self.dead_letter(&key, rec, None, &e.to_string()).await,
                 };

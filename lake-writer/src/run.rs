@@ -16,8 +16,9 @@ use vygoda_common::kafka::retrying;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError, Progress, Record};
 use crate::metrics::{CloseReason, Metrics, OpLabel};
-use crate::registry::{HttpRegistry, RegistryError};
+use crate::schema_cache::SchemaError;
 use crate::storage::{AnyStorage, Retrying, StorageError};
+use vygoda_avro::registry::{Registry as SchemaRegistry, RegistryError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -82,12 +83,7 @@ pub async fn run(cfg: Config, stop: CancellationToken) -> Result<(), RunError> {
     .with_hook(Arc::new(move |op| {
         retries.get_or_create(&OpLabel { op: op.to_owned() }).inc();
     }));
-    let source = HttpRegistry::new(
-        &cfg.registry_url,
-        cfg.registry_ca.as_deref(),
-        cfg.registry_identity.as_ref(),
-    )
-    .map_err(RunError::Registry)?;
+    let source = SchemaRegistry::new(cfg.registry.clone()).map_err(RunError::Registry)?;
     let mut engine = Engine::new(storage, source, cfg.writer.clone(), metrics, stop.clone());
 
     // Recovery: the committed file names say where every partition resumes.
@@ -196,7 +192,7 @@ pub async fn run(cfg: Config, stop: CancellationToken) -> Result<(), RunError> {
         match engine.push(&rec, now_ms()).await {
             Ok(_) => {}
             // SIGTERM while waiting for the registry: this record is not taken; flush the rest.
-            Err(EngineError::Registry(RegistryError::Cancelled)) => break,
+            Err(EngineError::Registry(SchemaError::Cancelled)) => break,
             Err(e) => return Err(e.into()),
         }
         let progress = engine.take_progress();
@@ -265,7 +261,7 @@ async fn catch_up_targets(
 /// Assign new partitions at the lake's offsets; returns (topic, partition, resume offset).
 fn assign(
     consumer: &StreamConsumer,
-    engine: &mut Engine<Retrying<AnyStorage>, HttpRegistry>,
+    engine: &mut Engine<Retrying<AnyStorage>, SchemaRegistry>,
     assigned: &mut BTreeSet<(String, i32)>,
     partitions: Vec<(String, i32)>,
     incremental: bool,

@@ -20,10 +20,10 @@ use vygoda_common::kafka::PlatformArgs;
 use crate::event::ClientEvent;
 use crate::kafka_io::{self, KafkaIoError};
 use crate::product::{self, Product};
-use crate::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
-use crate::schemas;
-use crate::wire::{Decoder, Encoder};
 pub use model::{Item, Params, Simulation, Truth};
+use vygoda_avro::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
+use vygoda_avro::schemas;
+use vygoda_avro::wire::{Decoder, Encoder};
 
 /// Simulate client activity into client-events.
 #[derive(Debug, Clone, clap::Parser)]

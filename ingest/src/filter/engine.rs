@@ -21,7 +21,7 @@ use crate::ban::Ban;
 use crate::kafka_io;
 use crate::matcher::{BanSet, Change, Matchable};
 use crate::product::Product;
-use crate::wire::{self, Decoder, Encoder, WireError};
+use vygoda_avro::wire::{self, Decoder, Encoder, WireError};
 
 /// Latest known version of one product.
 #[derive(Debug, Clone)]

@@ -27,12 +27,12 @@ use vygoda_common::exit;
 use vygoda_common::kafka::{client_config, PlatformArgs};
 
 use crate::kafka_io::{self, KafkaIoError};
-use crate::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
-use crate::schemas;
-use crate::wire::{Decoder, Encoder};
 use engine::{Engine, EngineParts};
 use metrics::{LagContext, Metrics};
 use output::Output;
+use vygoda_avro::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
+use vygoda_avro::schemas;
+use vygoda_avro::wire::{Decoder, Encoder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {

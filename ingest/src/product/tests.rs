@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::schemas;
+use vygoda_avro::schemas;
 
 fn sample() -> serde_json::Value {
     json!({

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use vygoda_common::kafka::PlatformArgs;
 
 use super::{Config, Input, ShopApiError};
-use crate::registry::RegistryArgs;
+use vygoda_avro::registry::RegistryArgs;
 
 /// SHOP API: validates shops' products and publishes them to Kafka (Avro, Schema Registry).
 #[derive(Debug, clap::Parser)]

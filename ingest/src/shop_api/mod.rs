@@ -18,10 +18,10 @@ use vygoda_common::exit;
 use crate::input::{self, Format};
 use crate::kafka_io::KafkaIoError;
 use crate::product::{self, ErrorKind, FieldError};
-use crate::registry::{RegistryConfig, RegistryError};
-use crate::schemas;
 pub use cli::{Cli, Command, CommonArgs, PublishArgs, PublishOneArgs};
 pub use send::Summary;
+use vygoda_avro::registry::{RegistryConfig, RegistryError};
+use vygoda_avro::schemas;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShopApiError {

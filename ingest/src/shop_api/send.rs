@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Config, ShopApiError, Valid};
 use crate::kafka_io;
-use crate::registry::Registry;
-use crate::schemas;
-use crate::wire::{self, Encoder};
+use vygoda_avro::registry::Registry;
+use vygoda_avro::schemas;
+use vygoda_avro::wire::{self, Encoder};
 
 /// Outcome of a run that did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use vygoda_avro::registry::{Registry, RegistryArgs};
+use vygoda_avro::wire::Decoder;
 use vygoda_ingest::product::Product;
-use vygoda_ingest::registry::{Registry, RegistryArgs};
-use vygoda_ingest::wire::Decoder;
 use vygoda_tests::{Record, ServiceProcess, TestPlatform, TopicGuard};
 
 pub fn tp() -> &'static TestPlatform {
@@ -183,19 +183,12 @@ pub async fn read_all(topic: String) -> Vec<Record> {
 }
 
 pub fn decoder() -> Decoder {
-    let args = RegistryArgs {
-        registry_url: String::new(),
-        registry_ca: String::new(),
-        registry_cert: String::new(),
-        registry_key: String::new(),
-        registry_timeout_secs: 10,
-    };
-    let config = args
+    let config = RegistryArgs::default()
         .resolve(Some(&tp().platform), "operator")
         .expect("registry config");
     Decoder::new(
         Arc::new(Registry::new(config).expect("registry client")),
-        vygoda_ingest::schemas::products_filtered(),
+        vygoda_avro::schemas::products_filtered(),
     )
 }
 

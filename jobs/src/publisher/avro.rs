@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 /// The schema registered for the topic's values (kafka/schemas/recommendations-value.avsc).
-pub const SCHEMA: &str = include_str!("../../../kafka/schemas/recommendations-value.avsc");
+pub const SCHEMA: &str = vygoda_avro::schemas::RECOMMENDATIONS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
@@ -67,15 +67,6 @@ pub fn encode(r: &Recommendation) -> Vec<u8> {
     }
     put_long(&mut buf, 0);
     buf
-}
-
-/// Confluent wire format: magic byte 0, schema id (big-endian u32), Avro body.
-pub fn wire(schema_id: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(5 + body.len());
-    out.push(0);
-    out.extend_from_slice(&schema_id.to_be_bytes());
-    out.extend_from_slice(body);
-    out
 }
 
 #[cfg(test)]
@@ -168,8 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn wire_format_prefix() {
-        assert_eq!(wire(258, &[7]), vec![0, 0, 0, 1, 2, 7]);
+    fn zigzag_varints() {
         let mut b = Vec::new();
         put_long(&mut b, -1);
         put_long(&mut b, 64);

@@ -6,7 +6,6 @@
 //! compacted topic sees the same state whether a run was published once or five times.
 
 pub mod avro;
-pub mod registry;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -20,8 +19,8 @@ use vygoda_common::access::{Access, Operation};
 use vygoda_common::exit;
 use vygoda_common::kafka::PlatformArgs;
 
-use registry::{RegistryConfig, RegistryError};
 use source::SourceError;
+use vygoda_avro::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
 
 /// `publisher` command line.
 #[derive(Debug, clap::Parser)]
@@ -54,12 +53,8 @@ pub struct Args {
         default_value = "recommendations"
     )]
     pub topic: String,
-    /// Schema Registry URL (default: the platform's schema_registry.url).
-    #[arg(long, env = "VYGODA_REGISTRY_URL", default_value = "")]
-    pub registry_url: String,
-    /// PEM CA of the registry (default: the platform's schema_registry.ca).
-    #[arg(long, env = "VYGODA_REGISTRY_CA", default_value = "")]
-    pub registry_ca: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// How long one record may take to be acknowledged by all in-sync replicas.
     #[arg(long, env = "VYGODA_PUBLISHER_DELIVERY_TIMEOUT", default_value = "60s")]
     pub delivery_timeout: String,
@@ -105,7 +100,7 @@ impl PublishError {
             PublishError::Usage(_) => exit::USAGE,
             PublishError::Source(SourceError::Storage(_)) => exit::UNAVAILABLE,
             PublishError::Source(_) => exit::FAILED,
-            PublishError::Registry(RegistryError::Unreachable { .. }) => exit::UNAVAILABLE,
+            PublishError::Registry(e) if e.is_transient() => exit::UNAVAILABLE,
             PublishError::Registry(_) => exit::FAILED,
             PublishError::Producer(_) | PublishError::Delivery { .. } => exit::UNAVAILABLE,
         }
@@ -125,21 +120,10 @@ impl Config {
             .platform
             .kafka_props(&args.cluster, &args.principal)
             .map_err(|e| usage(&e))?;
-        let principal = platform
-            .as_ref()
-            .and_then(|p| p.principals.get(&args.principal));
-        let url = Some(args.registry_url.clone())
-            .filter(|s| !s.is_empty())
-            .or(platform.as_ref().map(|p| p.schema_registry.url.clone()))
-            .ok_or_else(|| {
-                PublishError::Usage(
-                    "no schema registry: pass --registry-url or run `make up`".into(),
-                )
-            })?;
-        let ca = Some(args.registry_ca.clone())
-            .filter(|s| !s.is_empty())
-            .map(Into::into)
-            .or(platform.as_ref().map(|p| p.schema_registry.ca.clone()));
+        let registry = args
+            .registry
+            .resolve(platform.as_ref(), &args.principal)
+            .map_err(|e| usage(&e))?;
         Ok(Config {
             push_to: args.push.resolve(platform.as_ref()),
             kafka,
@@ -148,12 +132,7 @@ impl Config {
             topic: args.topic.clone(),
             run_dir: args.run_dir.trim().to_owned(),
             run_id: Some(args.run_id.clone()).filter(|s| !s.is_empty()),
-            registry: RegistryConfig {
-                url,
-                ca,
-                identity: principal.map(vygoda_common::platform::Principal::identity),
-                timeout: Duration::from_secs(15),
-            },
+            registry,
             delivery_timeout: crate::config::parse_duration(&args.delivery_timeout)
                 .map_err(PublishError::Usage)?,
         })
@@ -210,7 +189,12 @@ pub async fn run(cfg: &Config, stop: CancellationToken) -> Result<Report, Publis
         "run loaded"
     );
     // 2. Schema id: the same schema text always gets the same id.
-    let schema_id = registry::schema_id(&cfg.registry, &cfg.subject(), avro::SCHEMA).await?;
+    // Registering an already registered schema returns its id, so one call both looks up and
+    // (first time) registers; the same text always maps to the same id, which keeps the wire
+    // bytes of a re-published run identical.
+    let schema_id = Registry::new(cfg.registry.clone())?
+        .register_with_retry(&cfg.subject(), avro::SCHEMA, 3)
+        .await?;
     // 3. Produce. acks=all + idempotence: librdkafka's retries cannot duplicate or reorder.
     let producer: FutureProducer = vygoda_common::kafka::client_config(
         &cfg.kafka,
@@ -231,7 +215,7 @@ pub async fn run(cfg: &Config, stop: CancellationToken) -> Result<Report, Publis
             let producer = &producer;
             let topic = cfg.topic.as_str();
             async move {
-                let value = avro::wire(schema_id, &avro::encode(rec));
+                let value = vygoda_avro::wire::frame(schema_id, &avro::encode(rec));
                 let record = FutureRecord::to(topic)
                     .key(rec.user_id.as_str())
                     .payload(&value);

@@ -18,9 +18,9 @@ use arrow::array::AsArray;
 use arrow::datatypes::{Int32Type, Int64Type};
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
+use vygoda_avro::source::StaticSchemas;
 use vygoda_lake_writer::config::{PartitionBy, WriterConfig};
 use vygoda_lake_writer::metrics::Metrics;
-use vygoda_lake_writer::registry::StaticSchemas;
 use vygoda_lake_writer::storage::{FileEntry, Storage, StorageError, StorageResult};
 use vygoda_lake_writer::testkit::{lake_offsets, read_dead_letters, read_topic};
 use vygoda_lake_writer::{Engine, Record};
@@ -105,10 +105,7 @@ fn order(schema_v2: bool, p: i32, o: i64, at: i64) -> Value {
 }
 
 fn wire(id: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8];
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(body);
-    out
+    vygoda_avro::wire::frame(id, body)
 }
 
 pub fn build_log() -> Log {

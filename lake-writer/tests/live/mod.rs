@@ -22,29 +22,16 @@ pub fn hdfs(url: &str) -> Retrying<HdfsStorage> {
     )
 }
 
-/// Register SCHEMA under `<topic>-value` with the registry's REST API; returns its id.
+/// Register SCHEMA under `<topic>-value` as the lake writer's principal; returns its id.
 pub async fn register(tp: &TestPlatform, topic: &str) -> u32 {
-    let reg = &tp.platform.schema_registry;
-    let who = tp.platform.principal("lake-writer").expect("principal");
-    let client = vygoda_common::https::client(
-        Some(&reg.ca),
-        Some(&who.identity()),
-        Duration::from_secs(10),
-    )
-    .expect("https client");
-    let resp: serde_json::Value = client
-        .post(format!("{}/subjects/{topic}-value/versions", reg.url))
-        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        .json(&serde_json::json!({ "schema": SCHEMA }))
-        .send()
+    let config = vygoda_avro::registry::RegistryArgs::default()
+        .resolve(Some(&tp.platform), "lake-writer")
+        .expect("registry settings");
+    vygoda_avro::registry::Registry::new(config)
+        .expect("registry client")
+        .register(&format!("{topic}-value"), SCHEMA)
         .await
-        .expect("registry reachable")
-        .error_for_status()
         .expect("schema registered")
-        .json()
-        .await
-        .expect("json answer");
-    resp["id"].as_u64().expect("id") as u32
 }
 
 /// `n` wire-format records (every 13th a tombstone, every 501st undecodable).
@@ -82,10 +69,8 @@ pub fn records(id: u32, n: usize) -> Vec<KeyValue> {
                     Value::Array(vec![Value::String(format!("t{}", i % 5))]),
                 ),
             ]);
-            let mut payload = vec![0u8];
-            payload.extend_from_slice(&id.to_be_bytes());
-            payload.extend(apache_avro::to_avro_datum(&schema, v).expect("encode"));
-            (key, Some(payload))
+            let datum = apache_avro::to_avro_datum(&schema, v).expect("encode");
+            (key, Some(vygoda_avro::wire::frame(id, &datum)))
         })
         .collect()
 }

@@ -64,7 +64,8 @@ impl RegistryError {
     }
 }
 
-/// Registry connection flags, shared by every binary of this crate.
+/// Registry connection flags, flattened into every binary that talks to the registry. The
+/// default (every flag empty) takes everything from the platform file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
     /// Schema Registry base URL; empty = schema_registry.url of the platform file.
@@ -83,6 +84,18 @@ pub struct RegistryArgs {
     /// Timeout of one registry request, in seconds.
     #[arg(long, env = "VYGODA_REGISTRY_TIMEOUT_SECS", default_value_t = 10)]
     pub registry_timeout_secs: u64,
+}
+
+impl Default for RegistryArgs {
+    fn default() -> Self {
+        RegistryArgs {
+            registry_url: String::new(),
+            registry_ca: String::new(),
+            registry_cert: String::new(),
+            registry_key: String::new(),
+            registry_timeout_secs: 10,
+        }
+    }
 }
 
 /// Resolved registry settings.
@@ -179,6 +192,12 @@ struct IdResponse {
 
 #[derive(Deserialize)]
 struct SchemaResponse {
+    schema: String,
+}
+
+#[derive(Deserialize)]
+struct VersionResponse {
+    id: u32,
     schema: String,
 }
 
@@ -359,5 +378,43 @@ impl Registry {
 
     pub fn cached(&self, id: u32) -> Option<Arc<Schema>> {
         self.by_id.lock().ok().and_then(|c| c.get(&id).cloned())
+    }
+
+    /// The latest version of `subject`: its schema id and schema (cached by id), or `None` when
+    /// the subject does not exist.
+    pub async fn latest(&self, subject: &str) -> Result<Option<(u32, Arc<Schema>)>, RegistryError> {
+        let what = format!("latest version of {subject}");
+        let req = self.request(
+            reqwest::Method::GET,
+            &["subjects", subject, "versions", "latest"],
+        )?;
+        let (status, text) = self.send(req, &what).await?;
+        if status == 404 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&status) {
+            return Err(RegistryError::Server {
+                what,
+                status,
+                message: text,
+            });
+        }
+        let body: VersionResponse =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Server {
+                what: what.clone(),
+                status,
+                message: format!("unreadable answer: {e}"),
+            })?;
+        if let Some(schema) = self.cached(body.id) {
+            return Ok(Some((body.id, schema)));
+        }
+        let schema =
+            Schema::parse_str(&body.schema).map_err(|source| RegistryError::BadSchema {
+                id: body.id,
+                source: Box::new(source),
+            })?;
+        let schema = Arc::new(schema);
+        self.remember(body.id, schema.clone());
+        Ok(Some((body.id, schema)))
     }
 }
