@@ -155,10 +155,12 @@ async fn kill_9_at_random_moments_leaves_every_product_once_at_its_latest_versio
     let mut kills = 0;
     let mut sink = spawn_sink(tp, &db, &products, &recs);
     for batch in &batches {
+        // Measured before the round is produced: the sink may apply a whole round while its
+        // acknowledgements come back, and then nothing more would arrive to wait for.
+        let before = applied(&pool, &products).await;
         produce(&props, &products, batch).await;
         if kills < KILLS {
-            // Kill once this instance has applied something, at a random moment after.
-            let before = applied(&pool, &products).await;
+            // Kill once this instance has applied something of this round, at a random moment after.
             wait_applied(
                 &pool,
                 &products,
