@@ -155,6 +155,7 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
         return out;
     }
     consumer.assign(&tpl).expect("assign");
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while !remaining.is_empty() {
         assert!(
@@ -171,6 +172,19 @@ pub fn consume_all(props: &BTreeMap<String, String>, topic: &str) -> Vec<Record>
             Err(KafkaError::MessageConsumption(code)) if is_transient(code) => continue,
             Err(e) => panic!("consume_all({topic}): {e}"),
         };
+        // Each offset once: after a leader move librdkafka may fetch a partition again from
+        // an earlier position, and a partition already read to its end may still deliver.
+        match remaining.get(&msg.partition()) {
+            Some(high) if msg.offset() < *high => {}
+            _ => continue,
+        }
+        if next
+            .get(&msg.partition())
+            .is_some_and(|n| msg.offset() < *n)
+        {
+            continue;
+        }
+        next.insert(msg.partition(), msg.offset() + 1);
         let headers = msg
             .headers()
             .map(|hs| {
