@@ -68,6 +68,20 @@ const FILTERS: &str = "
            AND ($5::bigint IS NULL OR p.price_cents <= $5)
            AND (NOT $6 OR p.available - coalesce(p.reserved, 0) > 0)";
 
+/// `sql` with the search text and the [`FILTERS`] bound as $1 … $6.
+fn with_filters<'q>(
+    sql: &'q str,
+    s: &'q Search,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(&s.text)
+        .bind(&s.category)
+        .bind(&s.brand)
+        .bind(s.min_price_cents)
+        .bind(s.max_price_cents)
+        .bind(s.in_stock)
+}
+
 const COLUMNS: &str = "p.product_id, p.name, p.brand, p.category, p.price_cents, p.currency,
                 p.available, p.reserved";
 
@@ -83,13 +97,7 @@ pub async fn search(store: &Store, s: &Search) -> Result<Vec<Hit>, StoreError> {
          ORDER BY score DESC, p.product_id
          LIMIT $7"
     );
-    let rows = sqlx::query(&words)
-        .bind(&s.text)
-        .bind(&s.category)
-        .bind(&s.brand)
-        .bind(s.min_price_cents)
-        .bind(s.max_price_cents)
-        .bind(s.in_stock)
+    let rows = with_filters(&words, s)
         .bind(s.limit)
         .fetch_all(&store.pool)
         .await
@@ -128,13 +136,7 @@ async fn fuzzy(
          ORDER BY score DESC, p.product_id
          LIMIT $7"
     );
-    let rows = sqlx::query(&similar)
-        .bind(&s.text)
-        .bind(&s.category)
-        .bind(&s.brand)
-        .bind(s.min_price_cents)
-        .bind(s.max_price_cents)
-        .bind(s.in_stock)
+    let rows = with_filters(&similar, s)
         .bind(limit)
         .bind(found)
         .fetch_all(&mut *tx)
