@@ -5,7 +5,7 @@
 //! naming the source offset. The destination is the only record of progress: on start, the last
 //! record of every destination partition says where to resume. With an idempotent producer
 //! (no duplicates from retries, order kept) this copies every source record exactly once across
-//! crashes, without Kafka transactions (see the crate's design notes, `/metrics` for lag).
+//! crashes, without Kafka transactions (why, case by case: DESIGN.md, Mirror; `/metrics` for lag).
 
 pub mod config;
 mod copy;

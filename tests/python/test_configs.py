@@ -24,7 +24,7 @@ MONITORING = REPO / "monitoring"
 PLATFORM_FILE = Path(os.environ.get("VYGODA_PLATFORM", REPO / ".vygoda" / "platform.json"))
 SERVICES = {"ban-filter": 9101, "mirror": 9102, "lake-writer": 9103, "jobs-driver": 9104, "schema-registry": 9105,
             "store-sink": 9106, "client-api": 9107}
-# The local addresses every part of the platform agrees on (BRIEF.md); platform.json, when present,
+# The local addresses `make up` uses (platform/vyplat/kafka.py, services.py, registry.py); platform.json, when present,
 # must agree too.
 BROKERS = {
     "prod": ["127.0.0.1:19092", "127.0.0.1:19093", "127.0.0.1:19094"],
