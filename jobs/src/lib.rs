@@ -9,7 +9,7 @@
 //! - [`process`]: process groups (spawn, stream, kill the tree).
 //! - [`scheduler`], [`metrics`], [`progress`], [`commands`]: serve, /metrics, the `run` terminal.
 //! - [`publisher`]: a run's recommendations to Kafka (bin `publisher`).
-//! - [`storage`]: file:// and hdfs:// reads shared by both.
+//! - storage: `vygoda_storage::url` (file:// and hdfs:// reads, the lake writer's backends).
 
 pub mod cli;
 pub mod commands;
@@ -21,7 +21,6 @@ pub mod publisher;
 pub mod recovery;
 pub mod runner;
 pub mod scheduler;
-pub mod storage;
 pub mod store;
 
 pub use cli::{run, Cli};

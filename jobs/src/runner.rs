@@ -504,7 +504,7 @@ async fn heartbeat(
 async fn read_watermarks(output: Option<&str>) -> Option<Value> {
     let output = output?.trim_end_matches('/');
     for name in ["inputs.json", "_inputs.json"] {
-        if let Ok(bytes) = crate::storage::read(&format!("{output}/{name}")).await {
+        if let Ok(bytes) = vygoda_storage::url::read(&format!("{output}/{name}")).await {
             return serde_json::from_slice(&bytes).ok();
         }
     }

@@ -20,7 +20,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::layout::{inprogress_name, ready_name};
-use crate::storage::{Storage, StorageResult};
+use vygoda_storage::{Storage, StorageResult};
 
 /// One file of a commit group.
 pub struct Member {
@@ -66,7 +66,7 @@ pub async fn commit_group<S: Storage>(
         let rdy = format!("{}/{}", m.dir, ready_name(&m.final_name, cut));
         storage.put(&tmp, m.bytes.clone()).await?;
         storage.rename(&tmp, &rdy, true).await?;
-        Ok::<_, crate::storage::StorageError>((rdy, started.elapsed()))
+        Ok::<_, vygoda_storage::StorageError>((rdy, started.elapsed()))
     });
     // join_all, not try_join_all: no upload is left running behind a failed commit.
     let mut ready = Vec::with_capacity(members.len());

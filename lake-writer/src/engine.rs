@@ -18,9 +18,9 @@ use crate::partition::PartitionWriter;
 use crate::recovery::{recover, Recovery};
 use crate::rows::{LakeSchema, RecordMeta};
 use crate::schema_cache::{SchemaCache, SchemaError};
-use crate::storage::{Storage, StorageError};
 use crate::watermark::Watermarks;
 use vygoda_avro::source::SchemaSource;
+use vygoda_storage::{Storage, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

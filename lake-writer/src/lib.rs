@@ -5,7 +5,7 @@
 //! - [`engine`]: the Kafka-agnostic core (decode, buffer, close, commit, watermarks).
 //! - [`commit`] / [`recovery`]: the file protocol that makes a crash at any point harmless.
 //! - [`mapping`], [`builders`], [`rows`]: Avro → Arrow schema and values.
-//! - [`storage`]: `file://` and `hdfs://` backends behind one trait, with retries.
+//! - storage: `vygoda_storage` (`file://` and `hdfs://` behind one trait, with retries).
 //! - [`watermark`]: `_manifest.json`, `_SUCCESS`, `_watermark.json` (what is final).
 //! - [`testkit`]: reading a lake back (tests, benchmarks, checks).
 
@@ -23,7 +23,6 @@ pub mod recovery;
 pub mod rows;
 pub mod run;
 pub mod schema_cache;
-pub mod storage;
 pub mod testkit;
 pub mod watermark;
 

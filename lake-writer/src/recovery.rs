@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::commit::publish;
 use crate::layout::{classify, dead_letter_dir, parse_hour_dir, Entry, FileKind};
-use crate::storage::{Storage, StorageResult};
+use vygoda_storage::{Storage, StorageResult};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovery {

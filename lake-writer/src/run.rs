@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineError, Progress, Record};
 use crate::metrics::{CloseReason, Metrics, OpLabel};
 use crate::schema_cache::SchemaError;
-use crate::storage::{AnyStorage, Retrying, StorageError};
 use vygoda_avro::registry::{Registry as SchemaRegistry, RegistryError};
+use vygoda_storage::{AnyStorage, Retrying, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

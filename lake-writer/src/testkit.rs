@@ -8,7 +8,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::dead_letter::DeadLetter;
 use crate::layout::{classify, dead_letter_dir, Entry, FileKind};
-use crate::storage::{Storage, StorageError};
+use vygoda_storage::{Storage, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::PartitionBy;
 use crate::layout::{hour_dir, inprogress_name, MANIFEST, SUCCESS, WATERMARK};
 use crate::metrics::Metrics;
-use crate::storage::{Storage, StorageResult};
+use vygoda_storage::{Storage, StorageResult};
 
 /// `<topic>/date=…/hour=…/_manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use vygoda_lake_writer::storage::FileStorage;
+use vygoda_storage::FileStorage;
 
 #[tokio::test]
 async fn exactly_once_survives_a_crash_at_every_storage_call() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use live::{hdfs, kafka_offsets, records, register, spawn_writer, writer_args};
 use rand::Rng;
-use vygoda_lake_writer::storage::Storage;
 use vygoda_lake_writer::testkit::lake_offsets;
+use vygoda_storage::Storage;
 use vygoda_tests::{eventually, produce, unique_name, TestPlatform};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

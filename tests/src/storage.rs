@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use vygoda_storage::HdfsStorage;
+
 /// A `file://` lake root of one test.
 #[derive(Debug)]
 pub struct LakeDir {
@@ -33,7 +35,6 @@ pub struct HdfsDir {
     pub url: String,
     /// Path inside HDFS, e.g. `/test/lake-123-…`.
     pub path: String,
-    namenode: String,
 }
 
 impl HdfsDir {
@@ -42,29 +43,21 @@ impl HdfsDir {
         HdfsDir {
             url: format!("{}{}", namenode.trim_end_matches('/'), path),
             path,
-            namenode: namenode.to_owned(),
         }
     }
 
-    /// An hdfs-native client for the test's own reads and writes.
-    pub fn client(&self) -> hdfs_native::Client {
-        hdfs_native::ClientBuilder::new()
-            .with_url(&self.namenode)
-            .build()
-            .expect("hdfs client")
+    /// The platform's own HDFS backend rooted at this directory, for the test's reads and writes.
+    pub fn storage(&self) -> HdfsStorage {
+        HdfsStorage::new(&self.url).expect("hdfs storage")
     }
 }
 
 impl Drop for HdfsDir {
     fn drop(&mut self) {
-        let namenode = self.namenode.clone();
-        let path = self.path.clone();
+        let url = self.url.clone();
         crate::cleanup_on_own_thread(async move {
-            if let Ok(client) = hdfs_native::ClientBuilder::new()
-                .with_url(&namenode)
-                .build()
-            {
-                let _ = client.delete(&path, true).await;
+            if let Ok(storage) = HdfsStorage::new(&url) {
+                let _ = storage.remove_tree("").await;
             }
         });
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
-use hdfs_native::WriteOptions;
 use parquet::arrow::ArrowWriter;
+use vygoda_storage::Storage;
 use vygoda_tests::TestPlatform;
 
 #[tokio::test]
@@ -25,17 +25,15 @@ async fn spark_submit_reads_parquet_from_hdfs() {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
 
-    let client = dir.client();
-    client.mkdirs(&dir.path, 0o755, true).await.unwrap();
-    let file = format!("{}/numbers.parquet", dir.path);
-    let mut out = client.create(&file, WriteOptions::default()).await.unwrap();
-    out.write_bytes(Bytes::from(buf)).await.unwrap();
-    out.close().await.unwrap();
+    dir.storage()
+        .put("numbers.parquet", Bytes::from(buf))
+        .await
+        .unwrap();
 
     let output = tokio::process::Command::new(&tp.platform.spark.submit)
         .args(["--master", "local[1]", "--conf", "spark.ui.enabled=false"])
         .arg(tp.root.join("tests/fixtures/spark_count.py"))
-        .arg(format!("{}{}", tp.platform.hdfs.url, file))
+        .arg(format!("{}/numbers.parquet", dir.url))
         .output()
         .await
         .expect("run spark-submit");

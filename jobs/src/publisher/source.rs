@@ -12,7 +12,8 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::avro::{Item, Recommendation};
-use crate::storage::{self, StorageError};
+use vygoda_storage::url as storage;
+use vygoda_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -77,7 +78,7 @@ async fn marker(run_dir: &str) -> Result<(String, i64), SourceError> {
     let url = format!("{run_dir}/_SUCCESS");
     let bytes = match storage::read(&url).await {
         Ok(b) => b,
-        Err(StorageError::NotFound(_)) => return Err(SourceError::NotComplete { url }),
+        Err(e) if e.is_not_found() => return Err(SourceError::NotComplete { url }),
         Err(e) => return Err(e.into()),
     };
     let bad = |message: String| SourceError::Marker {
@@ -122,13 +123,13 @@ pub async fn load(run_dir: &str, expected_run_id: Option<&str>) -> Result<Batch,
                 })?;
             flatten_metrics("", &v, &mut metrics);
         }
-        Err(StorageError::NotFound(_)) => {}
+        Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
-    let files: Vec<_> = storage::list(run_dir)
+    let files: Vec<_> = storage::list_files(run_dir)
         .await?
         .into_iter()
-        .filter(|e| !e.is_dir && e.name.ends_with(".parquet") && !e.name.starts_with(['_', '.']))
+        .filter(|e| e.name.ends_with(".parquet") && !e.name.starts_with(['_', '.']))
         .collect();
     if files.is_empty() {
         return Err(SourceError::Empty {

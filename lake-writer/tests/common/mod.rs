@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 use vygoda_avro::source::StaticSchemas;
 use vygoda_lake_writer::config::{PartitionBy, WriterConfig};
 use vygoda_lake_writer::metrics::Metrics;
-use vygoda_lake_writer::storage::{FileEntry, Storage, StorageError, StorageResult};
 use vygoda_lake_writer::testkit::{lake_offsets, read_dead_letters, read_topic};
 use vygoda_lake_writer::{Engine, Record};
+use vygoda_storage::{FileEntry, Storage, StorageError, StorageResult};
 
 pub const TOPIC: &str = "orders";
 pub const PARTITIONS: i32 = 3;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use vygoda_lake_writer::storage::{HdfsStorage, Retrying};
+use vygoda_storage::{HdfsStorage, Retrying};
 use vygoda_tests::{consume_all, KeyValue, ServiceProcess, TestPlatform};
 
 pub const SCHEMA: &str = r#"{"type":"record","name":"Event","namespace":"vygoda.test","fields":[

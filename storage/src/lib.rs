@@ -1,7 +1,9 @@
-//! Where the lake lives: a small trait with a local-filesystem and an HDFS backend, plus a
-//! retrying wrapper that makes each operation survive transient failures (an HDFS restart).
+//! Storage access every stage shares: a small trait with a local-filesystem and an HDFS backend,
+//! a retrying wrapper that makes each operation survive transient failures (an HDFS restart),
+//! and whole-URL reads and listings ([`url`]) for readers handed a location (the jobs driver, the
+//! publisher).
 //!
-//! Paths are relative to the lake root and `/`-separated.
+//! Paths are relative to the backend's root and `/`-separated.
 //!
 //! Semantics the exactly-once protocol relies on:
 //! - `put` creates or replaces a file and returns only once the bytes are durable.
@@ -19,10 +21,11 @@ use bytes::Bytes;
 mod file;
 mod hdfs;
 mod retry;
+pub mod url;
 
 pub use file::FileStorage;
 pub use hdfs::HdfsStorage;
-pub use retry::Retrying;
+pub use retry::{RetryHook, Retrying};
 
 /// A file found by [`Storage::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]

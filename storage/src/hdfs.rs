@@ -40,6 +40,19 @@ impl HdfsStorage {
         })
     }
 
+    /// Delete `dir` and everything under it (a missing one is fine). Not part of [`Storage`]:
+    /// the lake's commit protocol never removes trees; throw-away roots (tests, benches) do.
+    pub async fn remove_tree(&self, dir: &str) -> StorageResult<()> {
+        let abs = self.abs(dir);
+        match self.client.delete(&abs, true).await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("delete", &abs, e) {
+                StorageError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
     fn abs(&self, rel: &str) -> String {
         let rel = rel.trim_start_matches('/');
         if rel.is_empty() {
