@@ -185,6 +185,25 @@ impl RegistryArgs {
     }
 }
 
+impl ErrorBody {
+    /// The registry's message with its Confluent error code (what runbooks and tests key on),
+    /// or the raw body when it was not the usual JSON.
+    fn describe(&self, raw: &str) -> String {
+        if self.message.is_empty() {
+            raw.to_owned()
+        } else {
+            format!("{} (error_code {})", self.message, self.error_code)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CompatibilityResponse {
+    is_compatible: bool,
+    #[serde(default)]
+    messages: Vec<String>,
+}
+
 #[derive(Deserialize)]
 struct IdResponse {
     id: u32,
@@ -269,7 +288,7 @@ impl Registry {
             return Err(RegistryError::Unauthorized {
                 principal: self.config.principal.clone(),
                 status,
-                message: err.message,
+                message: err.describe(&body),
             });
         }
         if status >= 500 {
@@ -304,11 +323,48 @@ impl Registry {
         Err(RegistryError::Rejected {
             subject: subject.to_owned(),
             status,
-            message: if err.message.is_empty() {
-                text
-            } else {
-                format!("{} (code {})", err.message, err.error_code)
-            },
+            message: err.describe(&text),
+        })
+    }
+
+    /// Would `schema` be accepted as the next version of `subject`? Asks the registry's
+    /// compatibility endpoint against the latest version, registering nothing. `Ok(messages)`
+    /// lists why not (empty when compatible); a subject the registry refuses to check (unknown
+    /// subject, bad schema) is `Rejected`.
+    pub async fn incompatibilities(
+        &self,
+        subject: &str,
+        schema: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        let what = format!("compatibility of {subject}");
+        let body = serde_json::json!({ "schema": schema, "schemaType": "AVRO" });
+        let req = self
+            .request(
+                reqwest::Method::POST,
+                &["compatibility", "subjects", subject, "versions", "latest"],
+            )?
+            .query(&[("verbose", "true")])
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body.to_string());
+        let (status, text) = self.send(req, &what).await?;
+        if !(200..300).contains(&status) {
+            let err: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
+            return Err(RegistryError::Rejected {
+                subject: subject.to_owned(),
+                status,
+                message: err.describe(&text),
+            });
+        }
+        let answer: CompatibilityResponse =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Server {
+                what,
+                status,
+                message: format!("unreadable answer: {e}"),
+            })?;
+        Ok(match answer.is_compatible {
+            true => Vec::new(),
+            false if answer.messages.is_empty() => vec!["incompatible (no reason given)".into()],
+            false => answer.messages,
         })
     }
 

@@ -23,8 +23,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(outcomes) => {
                     for o in outcomes {
                         let id = o.id.map_or("-".into(), |i| i.to_string());
-                        let version = o.version.map_or("-".into(), |v| v.to_string());
-                        println!("{}\tid={id}\tversion={version}", o.subject);
+                        println!("{}\tid={id}", o.subject);
                     }
                     exit::OK
                 }

@@ -3,12 +3,11 @@
 //! file was refused, naming the subject and the registry's reason.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use vygoda_avro::registry::{Registry, RegistryConfig, RegistryError};
 
-use crate::api::CONTENT_TYPE;
 use crate::config::RegisterConfig;
-use vygoda_common::https::{self, HttpsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -18,7 +17,7 @@ pub enum RegisterError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tls(#[from] HttpsError),
+    Client(RegistryError),
     #[error(
         "cannot reach the registry at {url}: {reason}; is it running (`make up`)? is --ca right?"
     )]
@@ -31,19 +30,18 @@ impl RegisterError {
     pub fn exit_code(&self) -> i32 {
         use vygoda_common::exit;
         match self {
-            RegisterError::Dir { .. } | RegisterError::Tls(_) => exit::USAGE,
+            RegisterError::Dir { .. } | RegisterError::Client(_) => exit::USAGE,
             RegisterError::Unreachable { .. } => exit::UNAVAILABLE,
             RegisterError::Refused { .. } => exit::FAILED,
         }
     }
 }
 
-/// What happened to one file.
+/// What happened to one file: its schema id, or none for `--check-only`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub subject: String,
-    pub id: Option<i64>,
-    pub version: Option<i64>,
+    pub id: Option<u32>,
 }
 
 /// `<subject>.avsc` files of `dir`, sorted by subject.
@@ -62,25 +60,36 @@ pub fn schema_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, RegisterError>
     Ok(files)
 }
 
-/// Register (or with `check_only`, test) every schema file; one line per file on success.
+/// Register (or with `check_only`, test) every schema file, through the same registry client
+/// the services use.
 pub async fn run(config: &RegisterConfig) -> Result<Vec<Outcome>, RegisterError> {
     let files = schema_files(&config.dir)?;
     if files.is_empty() {
         tracing::warn!(dir = %config.dir.display(), "no .avsc files; nothing to register");
     }
-    let client = https::client(
-        config.ca.as_deref(),
-        Some(&config.identity),
-        std::time::Duration::from_secs(30),
-    )?;
+    let registry = Registry::new(RegistryConfig {
+        url: config.url.clone(),
+        ca: config.ca.clone(),
+        // The registry knows the caller by its certificate; the file's name is how an operator
+        // knows it, for messages only.
+        principal: config.identity.cert.file_stem().map_or_else(
+            || config.identity.cert.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
+        identity: Some(config.identity.clone()),
+        timeout: Duration::from_secs(30),
+    })
+    .map_err(RegisterError::Client)?;
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for (subject, path) in &files {
-        match register_one(&client, config, subject, path).await {
-            Ok(outcome) => {
-                tracing::info!(subject, file = %path.display(), id = outcome.id, version = outcome.version,
-                    check_only = config.check_only, "schema ok");
-                outcomes.push(outcome);
+        match register_one(&registry, config.check_only, subject, path).await {
+            Ok(id) => {
+                tracing::info!(subject, file = %path.display(), id, check_only = config.check_only, "schema ok");
+                outcomes.push(Outcome {
+                    subject: subject.clone(),
+                    id,
+                });
             }
             Err(Failure::Refused(reason)) => {
                 tracing::error!(subject, file = %path.display(), reason, "schema refused");
@@ -112,78 +121,36 @@ enum Failure {
     Transport(String),
 }
 
-fn encode_subject(subject: &str) -> String {
-    // Path-segment encoding: keep unreserved characters, percent-encode the rest.
-    subject
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+impl From<RegistryError> for Failure {
+    fn from(error: RegistryError) -> Failure {
+        match &error {
+            // The whole run stops: no other file would fare better.
+            RegistryError::Unreachable { source, .. } => Failure::Transport(error_chain(source)),
+            _ => Failure::Refused(error.to_string()),
+        }
+    }
 }
 
 async fn register_one(
-    client: &reqwest::Client,
-    config: &RegisterConfig,
+    registry: &Registry,
+    check_only: bool,
     subject: &str,
     path: &Path,
-) -> Result<Outcome, Failure> {
+) -> Result<Option<u32>, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::Refused(format!("cannot read the file: {e}")))?;
-    let body = json!({"schema": text, "schemaType": "AVRO"});
-    let url = if config.check_only {
-        format!(
-            "{}/compatibility/subjects/{}/versions/latest?verbose=true",
-            config.url,
-            encode_subject(subject)
-        )
+    if !check_only {
+        return Ok(Some(registry.register(subject, &text).await?));
+    }
+    let problems = registry.incompatibilities(subject, &text).await?;
+    if problems.is_empty() {
+        Ok(None)
     } else {
-        format!(
-            "{}/subjects/{}/versions",
-            config.url,
-            encode_subject(subject)
-        )
-    };
-    let response = client
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| Failure::Transport(error_chain(&e)))?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .await
-        .map_err(|e| Failure::Transport(format!("unreadable answer ({status}): {e}")))?;
-    if !status.is_success() {
-        let message = answer["message"].as_str().unwrap_or("(no message)");
-        let code = &answer["error_code"];
-        return Err(Failure::Refused(format!(
-            "HTTP {status}, error_code {code}: {message}"
-        )));
-    }
-    if config.check_only {
-        if answer["is_compatible"] == Value::Bool(true) {
-            return Ok(Outcome {
-                subject: subject.to_owned(),
-                id: None,
-                version: None,
-            });
-        }
-        return Err(Failure::Refused(format!(
+        Err(Failure::Refused(format!(
             "incompatible: {}",
-            answer["messages"]
-        )));
+            problems.join("; ")
+        )))
     }
-    Ok(Outcome {
-        subject: subject.to_owned(),
-        id: answer["id"].as_i64(),
-        version: answer["version"].as_i64(),
-    })
 }
 
 /// reqwest hides the interesting part (certificate unknown, connection refused) in sources.
@@ -201,12 +168,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subjects_are_path_encoded() {
-        assert_eq!(encode_subject("products-value"), "products-value");
-        assert_eq!(encode_subject("a/b c"), "a%2Fb%20c");
-    }
 
     #[test]
     fn only_avsc_files_count_and_stems_are_subjects() {
