@@ -6,7 +6,10 @@ use vygoda_storage::{url, FileStorage, Storage};
 use vygoda_tests::TestPlatform;
 
 /// `root_url` is where `storage` is rooted, for the whole-URL readers.
-#[allow(clippy::unwrap_used, reason = "a test body shared by the #[test]s below")]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test body shared by the #[test]s below"
+)]
 async fn contract(storage: impl Storage, root_url: &str) {
     // Missing directories list as empty; missing files read as not found.
     assert!(storage.list("t").await.unwrap().is_empty());
