@@ -7,22 +7,23 @@
 //! - [`mapping`], [`builders`], [`rows`]: Avro → Arrow schema and values.
 //! - storage: `vygoda_storage` (`file://` and `hdfs://` behind one trait, with retries).
 //! - [`watermark`]: `_manifest.json`, `_SUCCESS`, `_watermark.json` (what is final).
-//! - [`testkit`]: reading a lake back (tests, benchmarks, checks).
+//! - `testkit` (feature `testkit`, on for this crate's own tests): reading a lake back.
 
-pub mod builders;
-pub mod commit;
+pub(crate) mod builders;
+pub(crate) mod commit;
 pub mod config;
-pub mod dead_letter;
-pub mod engine;
-pub mod layout;
-pub mod mapping;
+pub(crate) mod dead_letter;
+pub(crate) mod engine;
+pub(crate) mod layout;
+pub(crate) mod mapping;
 pub mod metrics;
-pub mod open_file;
-pub mod partition;
-pub mod recovery;
+pub(crate) mod open_file;
+pub(crate) mod partition;
+pub(crate) mod recovery;
 pub mod rows;
 pub mod run;
-pub mod schema_cache;
+pub(crate) mod schema_cache;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod watermark;
 

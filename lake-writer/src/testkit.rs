@@ -1,5 +1,5 @@
-//! Reading a lake back, independently of the writer's own bookkeeping: used by tests,
-//! benchmarks and for ad-hoc checks.
+//! Reading a lake back, independently of the writer's own bookkeeping, for this crate's tests
+//! (feature `testkit`).
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int32Type, Int64Type};

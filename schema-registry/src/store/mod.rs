@@ -168,6 +168,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Behaviour every [`Store`] must have, run against the in-memory store by unit tests and
-/// against PostgreSQL by `tests/postgres.rs`. Public only so that integration test can reach it.
-#[doc(hidden)]
+/// against PostgreSQL by `tests/postgres.rs` (feature `testkit`, which this crate's own tests
+/// turn on; the binary is built without it).
+#[cfg(any(test, feature = "testkit"))]
 pub mod contract;
