@@ -9,11 +9,11 @@
 //! - [`cli`]: the `client-api` command line and its spine.
 //! - [`serve`]: `client-api serve`, the same questions over HTTPS, with `/metrics`.
 
-pub mod answer;
+pub(crate) mod answer;
 pub mod cli;
-pub mod decode;
+pub(crate) mod decode;
 mod output;
-pub mod query;
+pub(crate) mod query;
 pub mod record;
 pub mod serve;
 pub mod sink;

@@ -13,10 +13,10 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
+pub(crate) mod config;
 pub mod metrics;
 pub mod process;
-pub mod progress;
+pub(crate) mod progress;
 pub mod publisher;
 pub mod recovery;
 pub mod runner;

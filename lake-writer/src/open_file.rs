@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use apache_avro::types::Value;
 use parquet::arrow::ArrowWriter;
@@ -90,7 +89,6 @@ pub struct OpenFile {
     pub first_offset: i64,
     pub last_offset: i64,
     pub records: u64,
-    pub opened_at: Instant,
     /// Largest partition time (ms) of the rows in this file.
     pub max_time_ms: i64,
     pub stamps: Stamps,
@@ -123,7 +121,6 @@ impl OpenFile {
             first_offset: -1,
             last_offset: -1,
             records: 0,
-            opened_at: Instant::now(),
             max_time_ms: i64::MIN,
             stamps: Stamps::default(),
         })

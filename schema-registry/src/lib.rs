@@ -17,9 +17,9 @@ pub mod history;
 pub mod metrics;
 pub mod register_dir;
 pub mod registry;
-pub mod schema;
+pub(crate) mod schema;
 pub mod serve;
 pub mod store;
-pub mod tls;
+pub(crate) mod tls;
 
 pub use config::{Cli, Command};

@@ -11,7 +11,7 @@
 
 pub mod config;
 mod metrics;
-pub mod probe;
+pub(crate) mod probe;
 
 use std::net::SocketAddr;
 use std::time::Instant;
