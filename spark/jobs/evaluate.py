@@ -2,21 +2,21 @@
 
 Each user's last events (by time) are held out; both models are trained on the rest and judged on
 whether they recommend the products the user went on to view, put in the cart or buy. The
-recommendations job calls `evaluate()` before training on everything; this script runs the same
-evaluation on its own and writes ``metrics.json`` next to a run's output.
+recommendations job calls `evaluate()` with its own `recommend` before training on everything
+(`recommendations.py --evaluate-only` runs the evaluation alone and writes just ``metrics.json``).
+
+The model comes in as a function, so this module imports no other job module and the dependency
+runs one way: recommendations -> evaluate.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+from collections.abc import Callable
 from dataclasses import replace
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-
-import common
 
 POSITIVE_EVENTS = ("view", "add_to_cart", "purchase")
 
@@ -87,13 +87,18 @@ def ranking_metrics(recs: DataFrame, relevant: DataFrame, k: int) -> dict:
     }
 
 
+# recommend(spark, events, catalogue, bans, params, users=...) -> (user_id, rank, product_id, …)
+Recommend = Callable[..., DataFrame]
+
+
 def evaluate(
     spark: SparkSession, events: DataFrame, catalogue: DataFrame, bans: DataFrame | None, params,
-    k: int, fraction: float, min_events: int,
+    k: int, fraction: float, min_events: int, recommend: Recommend,
 ) -> dict:
-    """Metrics of ALS (with its popularity fill) and of the popularity baseline on the hold-out."""
-    from recommendations import recommend  # local import: recommendations imports this module
+    """Metrics of ALS (with its popularity fill) and of the popularity baseline on the hold-out.
 
+    `params` is the recommender's dataclass (`top_n` and `model` are replaced per model);
+    `recommend` trains on the training events and ranks products for the given users."""
     train, relevant = split_holdout(events, fraction, min_events)
     train, relevant = train.cache(), relevant.cache()
     users = relevant.select("user_id").distinct()
@@ -116,43 +121,3 @@ def flatten(metrics: dict) -> dict[str, float]:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             flat[key] = float(value)
     return flat
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    import recommendations
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    recommendations.add_arguments(parser)
-    add_holdout_arguments(parser)
-    parser.add_argument("--output", required=True, help="directory (URL) that receives metrics.json")
-    parser.add_argument("-k", type=int, default=10, help="cut-off of the ranking metrics")
-    return parser.parse_args(argv)
-
-
-def run(spark: SparkSession, args: argparse.Namespace) -> dict:
-    import recommendations
-
-    events, catalogue, bans, _ = recommendations.load_inputs(spark, args)
-    metrics = evaluate(
-        spark, events.cache(), catalogue, bans, recommendations.params_from(args), args.k,
-        args.holdout_fraction, args.holdout_min_events,
-    )
-    common.write_json(spark, f"{args.output.rstrip('/')}/metrics.json", metrics)
-    return metrics
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    spark = common.spark_session("vygoda-evaluate")
-    try:
-        print(json.dumps(run(spark, args)), flush=True)
-        return 0
-    except common.SchemaMismatch as e:
-        common.fail(str(e), common.EXIT_SCHEMA)
-    finally:
-        spark.stop()
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

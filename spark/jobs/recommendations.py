@@ -3,7 +3,10 @@
 Reads the complete hours of client events, the filtered catalogue and the ban list from the lake,
 writes ``<output_root>/recommendations/run_id=<id>/`` (Parquet: user_id, rank, product_id, score,
 model) plus ``metrics.json`` (hold-out evaluation), ``inputs.json`` (the watermarks read) and, last,
-a ``_SUCCESS`` JSON marker that the publisher and the driver wait for.
+a ``_SUCCESS`` JSON marker that the publisher and the driver wait for. With ``--evaluate-only`` it
+writes just ``metrics.json`` there (no recommendations, no ``_SUCCESS``: nothing to publish).
+
+Ships with ``common.py`` and ``evaluate.py`` (``--py-files``); neither imports this module.
 
 Exit codes: 0 done, 1 failure worth retrying, 2 bad input or arguments (retrying will not help).
 """
@@ -16,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import evaluate
 from pyspark.ml.feature import StringIndexer
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -240,16 +244,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    import evaluate  # same directory; shipped with --py-files on a cluster
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.add_argument("--output-root", required=True, help="root URL of job outputs")
     parser.add_argument("--run-id", required=True, help="the driver's run id; names the output directory")
     parser.add_argument("--output-files", type=int, default=1, help="Parquet files to write")
     parser.add_argument("--evaluate-k", type=int, default=10, help="k of the hold-out metrics (0: skip)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="only evaluate on the hold-out: write metrics.json, no recommendations, no _SUCCESS")
     evaluate.add_holdout_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.evaluate_only and args.evaluate_k <= 0:
+        parser.error("--evaluate-only needs --evaluate-k > 0")
+    return args
 
 
 def output_dir(output_root: str, run_id: str) -> str:
@@ -257,9 +264,8 @@ def output_dir(output_root: str, run_id: str) -> str:
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
-    """Read, evaluate, train, write; returns the summary also written to `_SUCCESS`."""
-    import evaluate
-
+    """Read, evaluate, train, write; returns the summary also written to `_SUCCESS` (with
+    `--evaluate-only`: read, evaluate, write metrics.json; returns the metrics)."""
     out = output_dir(args.output_root, args.run_id)
     events, catalogue, bans, watermarks = load_inputs(spark, args)
     events = events.cache()
@@ -268,8 +274,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     if args.evaluate_k > 0:
         metrics = evaluate.evaluate(
             spark, events, catalogue, bans, p, args.evaluate_k,
-            args.holdout_fraction, args.holdout_min_events,
+            args.holdout_fraction, args.holdout_min_events, recommend=recommend,
         )
+    if args.evaluate_only:
+        common.write_json(spark, f"{out}/metrics.json", metrics)
+        return metrics
     recs = recommend(spark, events, catalogue, bans, p)
     # Our own JSON _SUCCESS is written last; Spark's empty one would announce the run too early.
     spark.sparkContext._jsc.hadoopConfiguration().set(

@@ -117,3 +117,26 @@ def test_writes_markers_with_watermarks_and_metrics(run_output):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["als"]) == {"users", "precision@3", "recall@3", "ndcg@3"}
     assert metrics["als"]["users"] == metrics["popularity"]["users"] > 0
+
+
+def test_evaluate_only_writes_just_the_metrics(spark, tmp_path):
+    lake = build_lake(spark, tmp_path / "lake")
+    args = recommendations.parse_args([
+        "--lake-root", lake.url, "--output-root", (tmp_path / "out").as_uri(), "--run-id", "e-1",
+        "--rank", "4", "--max-iter", "3", "--candidates", "20",
+        "--evaluate-k", "3", "--holdout-min-events", "4", "--evaluate-only",
+    ])
+    metrics = recommendations.run(spark, args)
+    out = tmp_path / "out" / "recommendations" / "run_id=e-1"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["metrics.json"]
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics["k"] == 3 and metrics["als"]["users"] == metrics["popularity"]["users"] > 0
+
+
+def test_evaluate_only_needs_a_cutoff():
+    with pytest.raises(SystemExit) as exit_:
+        recommendations.parse_args([
+            "--lake-root", "file:///x", "--output-root", "file:///y", "--run-id", "r",
+            "--evaluate-k", "0", "--evaluate-only",
+        ])
+    assert exit_.value.code == 2
