@@ -287,16 +287,125 @@ BAN_COLUMNS = {
 BAN_KINDS = ("product_id", "brand", "word")
 
 
+# Whitespace as Rust's `char::is_whitespace` sees it (the White_Space property, NBSP included);
+# Java's plain `\s` is ASCII only.
+_WHITESPACE = r"\p{IsWhite_Space}"
+
+
 def normalise_text(col):
-    """Lower case, ё→е, whitespace collapsed: the ADMIN CLI's normalisation of brands and words."""
+    """Lower case, ё→е, whitespace runs collapsed to one space and trimmed: the ban filter's
+    normalisation of brands (`ingest/src/text.rs`, `normalise_brand`)."""
     lowered = F.translate(F.lower(col), "ё", "е")
-    return F.trim(F.regexp_replace(lowered, r"\s+", " "))
+    return F.trim(F.regexp_replace(lowered, _WHITESPACE + "+", " "))
+
+
+def trim_whitespace(col):
+    """`str::trim`: leading and trailing White_Space removed (Spark's `trim` removes spaces only)."""
+    return F.regexp_replace(col, f"^{_WHITESPACE}+|{_WHITESPACE}+$", "")
+
+
+# --- words on Unicode word boundaries ------------------------------------------------------------
+#
+# The ban filter takes the words of a text with `unicode-segmentation`'s `unicode_words()`: the
+# text is cut on UAX #29 word boundaries and the pieces holding a letter or digit are its words.
+# Spark SQL has no UAX #29 word iterator, so SEGMENT_PATTERN cuts text into the same pieces, one
+# per match, with the Word_Break classes below (those of `unicode-segmentation` 1.13, Unicode 17;
+# checked code point by code point against its tables for every character Java 17 knows):
+#
+#   - letters (ALetter, Hebrew_Letter) and digits (Numeric) run together: "iphone15", "5g",
+#     "3.5mm" (WB5, WB8-WB10);
+#   - between two letters MidLetter (":" "·"), MidNumLet ("." "‘" "’") and "'" do not break:
+#     "e.g", "don't", "a:b" are one word each (WB6, WB7); between two digits MidNum ("," ";"),
+#     MidNumLet and "'" do not: "3.5", "2,5", "1'000" (WB11, WB12). Anything else breaks, so
+#     "wi-fi" is "wi" "fi", "1:30" is "1" "30", "a,b" is "a" "b", "3.a" is "3" "a";
+#   - a Hebrew letter keeps a "'" after it (WB7a) and a '"' between Hebrew letters (WB7b, WB7c);
+#   - Katakana run together (WB13); ExtendNumLet ("_", U+202F narrow no-break space, "‿" …) joins
+#     letters, digits, Katakana and itself (WB13a, WB13b): "__init__" is one word;
+#   - Extend, Format and ZWJ characters (combining marks, the soft hyphen U+00AD, ZWJ) belong to the
+#     character before them (WB4): "wi<U+00AD>fi" is one word, soft hyphen included;
+#   - a run of spaces is one piece (WB3d), CR LF one (WB3), every other character one (WB999): so an
+#     ideograph, a Hiragana or Thai letter, "²" or "½" is a word of its own; emoji, punctuation and
+#     symbols are no words.
+#
+# Not emulated: ZWJ followed by an emoji (WB3c). The filter's word "a<ZWJ>🔥" is "a<ZWJ>" here;
+# both keep the ZWJ, so only a ban that itself holds a ZWJ and an emoji could be judged apart. And
+# characters newer than Java's Unicode tables (Java 17: Unicode 13) are no letters here.
+
+_EXTEND = (  # Extend | Format | ZWJ: marks, Cf (less ZWSP and the prepended numerals), skin tones
+    r"[\p{Mn}\p{Me}\p{Mc}\p{Cf}\x{FF9E}\x{FF9F}\x{1F3FB}-\x{1F3FF}"
+    r"&&[^\x{200B}\x{070F}\x{0600}-\x{0605}\x{06DD}\x{0890}\x{0891}\x{08E2}\x{110BD}\x{110CD}]]"
+)
+_HEBREW = (
+    r"[\x{05D0}-\x{05EA}\x{05EF}-\x{05F2}\x{FB1D}\x{FB1F}-\x{FB28}\x{FB2A}-\x{FB36}\x{FB38}-\x{FB3C}"
+    r"\x{FB3E}\x{FB40}\x{FB41}\x{FB43}\x{FB44}\x{FB46}-\x{FB4F}]"
+)
+_KATAKANA = (
+    r"[\x{3031}-\x{3035}\x{309B}\x{309C}\x{30A0}-\x{30FA}\x{30FC}-\x{30FF}\x{31F0}-\x{31FF}\x{32D0}-\x{32FE}"
+    r"\x{3300}-\x{3357}\x{FF66}-\x{FF9D}\x{1AFF0}-\x{1AFF3}\x{1AFF5}-\x{1AFFB}\x{1AFFD}\x{1AFFE}\x{1B000}"
+    r"\x{1B120}-\x{1B122}\x{1B155}\x{1B164}-\x{1B167}]"
+)
+# Scripts UAX #29 leaves to dictionary segmentation (Line_Break=Complex_Context): not ALetter.
+_COMPLEX = (
+    r"\p{IsThai}\p{IsLao}\p{IsMyanmar}\p{IsKhmer}\p{IsTai_Le}\p{IsNew_Tai_Lue}\p{IsTai_Tham}"
+    r"\p{IsTai_Viet}\p{IsAhom}"
+)
+_ALETTER = (
+    r"[[\p{IsAlphabetic}\x{00B8}\x{070F}\x{02C2}-\x{02C5}\x{02D2}-\x{02D7}\x{02DE}\x{02DF}\x{02E5}-\x{02EB}"
+    r"\x{02ED}\x{02EF}-\x{02FF}\x{055A}-\x{055C}\x{055E}\x{058A}\x{05F3}\x{A708}-\x{A716}\x{A720}\x{A721}"
+    r"\x{A789}\x{A78A}\x{AB5B}]"
+    r"&&[^\p{M}\p{IsIdeographic}\p{IsHiragana}\p{Nd}\x{FF9E}\x{FF9F}"
+    + _COMPLEX + _KATAKANA[1:-1] + _HEBREW[1:-1] + "]]"
+)
+_NUMERIC = r"[\p{Nd}\x{066B}\x{19DA}\x{0600}-\x{0605}\x{06DD}\x{0890}\x{0891}\x{08E2}\x{110BD}\x{110CD}]"
+_EXTEND_NUM_LET = r"[\p{Pc}\x{202F}]"
+_MID_LETTER = r"[:\x{00B7}\x{0387}\x{055F}\x{05F4}\x{2027}\x{FE13}\x{FE55}\x{FF1A}]"
+_MID_NUM = r"[,;\x{037E}\x{0589}\x{060C}\x{060D}\x{066C}\x{07F8}\x{2044}\x{FE50}\x{FE54}\x{FF0C}\x{FF1B}]"
+_MID_NUM_LET = r"[.\x{2018}\x{2019}\x{2024}\x{FE52}\x{FF07}\x{FF0E}]"
+_SPACE = r"[ \x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A}\x{205F}\x{3000}]"  # WSegSpace
+_NEWLINE = r"\r\n\x{0B}\x{0C}\x{85}\x{2028}\x{2029}"  # CR, LF, Newline: nothing attaches to them
+
+
+def _segment_pattern() -> str:
+    e = f"{_EXTEND}*+"
+    ahletter = f"[{_ALETTER}{_HEBREW}]"
+    mid_letter = f"[{_MID_LETTER}{_MID_NUM_LET}']"
+    mid_num = f"[{_MID_NUM}{_MID_NUM_LET}']"
+    # One letter or digit, with the middle character after it that the next one lets it keep.
+    letter = f"{_ALETTER}{e}(?:{mid_letter}{e}(?={ahletter}))?"
+    hebrew = f"{_HEBREW}{e}(?:\"{e}(?={_HEBREW})|{mid_letter}{e}(?={ahletter}))?"
+    number = f"{_NUMERIC}{e}(?:{mid_num}{e}(?={_NUMERIC}))?"
+    run = f"(?:(?:{letter}|{hebrew}|{number})++|(?:{_KATAKANA}{e})++)"
+    joiners = f"(?:{_EXTEND_NUM_LET}{e})++"
+    hebrew_quote = f"(?<={_HEBREW}{_EXTEND}{{0,8}})'{e}"  # WB7a; nothing joins after it
+    word = f"(?:{joiners})?+{run}(?:{joiners}{run}?)*+(?:{hebrew_quote})?"
+    return f"{word}|{joiners}|{_SPACE}++{e}|\\r\\n|[{_NEWLINE}]|[^{_NEWLINE}]{e}"
+
+
+SEGMENT_PATTERN = _segment_pattern()
+# The pieces that are words hold a letter or digit (Rust's `char::is_alphanumeric`).
+_HAS_ALPHANUMERIC = r"[\p{IsAlphabetic}\p{N}]"
+
+
+def word_list(col):
+    """The words of `col` (lower-cased, ё→е) on Unicode word boundaries: array<string>."""
+    pieces = F.regexp_extract_all(F.translate(F.lower(col), "ё", "е"), F.lit(SEGMENT_PATTERN), 0)
+    return F.filter(pieces, lambda piece: piece.rlike(_HAS_ALPHANUMERIC))
 
 
 def words(col):
-    """Text as ` w1 w2 … ` (letters and digits only, normalised), for whole-word phrase matching."""
-    only_words = F.regexp_replace(F.translate(F.lower(col), "ё", "е"), r"[^\p{L}\p{N}]+", " ")
-    return F.concat(F.lit(" "), F.trim(only_words), F.lit(" "))
+    """Text as ` w1 w2 … ` (its words, normalised, between single spaces) for whole-word phrase
+    matching: ` phrase ` occurs in it exactly when the phrase's words are adjacent words here."""
+    return F.concat(F.lit(" "), F.array_join(word_list(col), " "), F.lit(" "))
+
+
+def product_text(columns: list[str]):
+    """The words a word ban is matched in: ` w1 w2 ` for the name, the description and each tag,
+    joined by `|` (never part of a word), so a phrase matches within one field only, as in the
+    ban filter ("Жидкость для" + description "вейпа" is not the phrase "жидкость для вейпа")."""
+    fields = [words(F.col(name)) for name in ("name", "description") if name in columns]
+    if "tags" in columns:
+        fields.append(F.transform(F.col("tags"), words))
+    return F.concat_ws("|", *fields) if fields else F.lit("")
 
 
 def current_catalogue(products: DataFrame) -> DataFrame:
@@ -304,17 +413,12 @@ def current_catalogue(products: DataFrame) -> DataFrame:
 
     Sellable stock is `available - reserved` (reserved: units held by open orders)."""
     latest = latest_per_key(products)
-    def opt(name):
-        return F.col(name) if name in products.columns else F.lit("")
-
     reserved = F.col("stock.reserved") if _column_type(products.schema, "stock.reserved") else F.lit(0)
-    tags = F.array_join(F.col("tags"), " ") if "tags" in products.columns else F.lit("")
-    text = F.concat_ws(" ", opt("name"), opt("description"), tags)
     return latest.select(
         F.col("_key").alias("product_id"),
         F.col("category"),
         F.col("brand"),
-        words(text).alias("text"),
+        product_text(products.columns).alias("text"),
         F.coalesce(F.col("stock.available") - F.coalesce(reserved, F.lit(0)) > 0, F.lit(False)).alias("in_stock"),
         F.col("_tombstone").alias("delisted"),
     )
@@ -327,7 +431,7 @@ def active_bans(bans: DataFrame | None) -> DataFrame | None:
     latest = latest_per_key(bans).where(~F.col("_tombstone"))
     kind = F.lower(F.trim(F.col("kind").cast("string")))
     value = (
-        F.when(kind == "product_id", F.trim("value"))
+        F.when(kind == "product_id", trim_whitespace(F.col("value")))
         .when(kind == "brand", normalise_text(F.col("value")))
         .otherwise(F.trim(words(F.col("value"))))
     )
@@ -336,8 +440,10 @@ def active_bans(bans: DataFrame | None) -> DataFrame | None:
 
 def eligible_products(catalogue: DataFrame, bans: DataFrame | None) -> DataFrame:
     """Products that may be recommended: listed, in stock, matching no active ban. Bans match as
-    the ban filter does: product ids exactly, brands normalised, words as whole words (phrases
-    as adjacent words) in name, description and tags."""
+    the ban filter does (`ingest/src/matcher.rs`; the shared cases are `tests/fixtures/ban_cases.json`):
+    product ids exactly (case-sensitive), brands normalised and whole, words as whole words on
+    Unicode word boundaries (phrases as adjacent words of one field) in name, description and
+    each tag."""
     listed = catalogue.where(~F.col("delisted") & F.col("in_stock"))
     if bans is None:
         return listed.drop("text")

@@ -85,7 +85,8 @@ class Lake:
             (hour_dir / "_manifest.json").write_text(json.dumps(body))
         return hour_dir
 
-    def product(self, pid, category, brand="acme", available=10, reserved=0, **extra):
+    @staticmethod
+    def product(pid, category, brand="acme", available=10, reserved=0, **extra):
         return {
             "_key": pid, "product_id": pid, "name": pid, "category": category, "brand": brand,
             "price": {"amount": Decimal("9.99"), "currency": "RUB"},
