@@ -47,7 +47,7 @@ fmt: ## format the code
 	cargo fmt --all
 
 acls: ## regenerate kafka/generated/ (ACL and topic scripts) from kafka/acls.toml and kafka/topics.toml
-	cargo build -q -p vygoda-common --bin vygoda-acls
+	cargo build -q -p vygoda-tools --bin vygoda-acls
 	for c in prod analytics; do target/debug/vygoda-acls render --cluster $$c > kafka/generated/acls-$$c.sh; \
 	  target/debug/vygoda-acls topics --cluster $$c > kafka/generated/topics-$$c.sh; done
 	target/debug/vygoda-acls check

@@ -1,7 +1,8 @@
 //! `kafka/acls.toml`: who may do what on which cluster, as data.
 //!
-//! One table feeds three consumers, so they cannot drift apart:
-//! - the production `kafka-acls.sh` commands ([`AclTable::render_script`], `make acls`),
+//! One table feeds several consumers, so they cannot drift apart:
+//! - the production `kafka-acls.sh` commands and the local brokers' bindings (`vygoda-tools`),
+//! - the schema registry's authorization (who may register under a subject),
 //! - the test that each service's `declared_access()` is granted and nothing more is
 //!   ([`AclTable::check_exact`]); the local brokers have no authorizer, so that test is where the
 //!   table is enforced before production,
@@ -11,16 +12,11 @@
 //! a name ending in `*` is a PREFIXED pattern, anything else is a literal name.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::access::{Access, Operation, Resource};
-
-mod bindings;
-
-pub use bindings::Binding;
 
 /// Clusters a grant may name; `cluster = "*"` means all of them.
 pub const CLUSTERS: [&str; 2] = ["prod", "analytics"];
@@ -124,7 +120,7 @@ impl Pattern {
     }
 
     /// `(name, is_prefixed)` as kafka-acls.sh wants them.
-    fn cli(&self) -> (&str, bool) {
+    pub fn cli(&self) -> (&str, bool) {
         match self {
             Pattern::Literal(n) => (n, false),
             Pattern::Prefixed(p) => (p, true),
@@ -150,7 +146,7 @@ pub struct Grant {
 }
 
 impl Grant {
-    fn on_cluster(&self, cluster: &str) -> bool {
+    pub fn on_cluster(&self, cluster: &str) -> bool {
         self.cluster.as_deref().is_none_or(|c| c == cluster)
     }
 
@@ -333,73 +329,6 @@ impl AclTable {
         } else {
             Err(mismatch)
         }
-    }
-
-    /// The `kafka-acls.sh --add` commands that create this table's grants on `cluster`.
-    ///
-    /// Output is deterministic (principals and grants in table order) so the committed scripts in
-    /// kafka/generated/ can be compared byte for byte with a fresh rendering.
-    pub fn render_script(&self, cluster: &str) -> Result<String, AclError> {
-        if !CLUSTERS.contains(&cluster) {
-            return Err(AclError::UnknownCluster(cluster.to_owned()));
-        }
-        let mut out = String::new();
-        let _ = write!(
-            out,
-            "#!/usr/bin/env bash\n\
-# GENERATED from kafka/acls.toml by `make acls` (vygoda-acls render --cluster {cluster}).\n\
-# Do not edit: change the table and regenerate; a test fails while this file is stale.\n\
-#\n\
-# ACLs of the {cluster} cluster (Apache Kafka, StandardAuthorizer, allow.everyone.if.no.acl.found=false:\n\
-# whatever is not granted here is refused). Run as the admin super user:\n\
-#   BOOTSTRAP=<{cluster} TLS listeners> COMMAND_CONFIG=kafka/prod/admin-client.properties \\\n\
-#     bash kafka/generated/acls-{cluster}.sh\n\
-# `--add` of an existing ACL is a no-op, so rerunning is safe. Grants removed from the table are NOT\n\
-# removed here: compare with `kafka-acls.sh --list` and `--remove` them by hand.\n\
-# Idempotent producers need no IdempotentWrite on the cluster since Kafka 2.8 (KIP-679): Write on\n\
-# the topic is enough.\n\
-set -euo pipefail\n\
-: \"${{BOOTSTRAP:?set BOOTSTRAP to the {cluster} cluster's TLS listeners}}\"\n\
-: \"${{COMMAND_CONFIG:?set COMMAND_CONFIG to an admin client properties file (mutual TLS, certificate CN=admin)}}\"\n\
-KAFKA_ACLS=\"${{KAFKA_ACLS:-kafka-acls.sh}}\"\n"
-        );
-        for p in self.principals.values() {
-            let _ = write!(out, "\n# {}: {}\n", p.name, p.about);
-            if p.super_user {
-                out.push_str(
-                    "# super user (super.users in server-<n>.properties): no ACL needed.\n",
-                );
-                continue;
-            }
-            let mut any = false;
-            for g in p.grants.iter().filter(|g| g.on_cluster(cluster)) {
-                any = true;
-                let _ = write!(
-                    out,
-                    "\"$KAFKA_ACLS\" --bootstrap-server \"$BOOTSTRAP\" --command-config \"$COMMAND_CONFIG\" \
-                     --add --allow-principal User:{}",
-                    p.name
-                );
-                for op in &g.ops {
-                    let _ = write!(out, " --operation {op:?}");
-                }
-                let (name, prefixed) = g.pattern.cli();
-                let flag = match g.kind {
-                    Kind::Topic => "--topic",
-                    Kind::Group => "--group",
-                };
-                let name = if name == "*" { "'*'" } else { name };
-                let _ = write!(out, " {flag} {name}");
-                if prefixed {
-                    out.push_str(" --resource-pattern-type prefixed");
-                }
-                out.push('\n');
-            }
-            if !any {
-                out.push_str("# nothing on this cluster.\n");
-            }
-        }
-        Ok(out)
     }
 }
 

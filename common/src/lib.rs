@@ -23,4 +23,3 @@ pub mod push;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
-pub mod topics;

@@ -14,6 +14,7 @@ use vygoda_common::access::Access;
 use vygoda_common::acl::{AclTable, CLUSTERS};
 use vygoda_common::platform::{Cluster, Hdfs, Platform, Principal, SchemaRegistry, Spark};
 use vygoda_tests::repo_root;
+use vygoda_tools::acl::AclRender;
 
 /// Principals no service declares, on purpose.
 const EXEMPT: [&str; 2] = ["admin", "operator"];

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use vygoda_common::acl::{AclTable, CLUSTERS};
-use vygoda_common::topics::TopicTable;
 use vygoda_tests::repo_root;
+use vygoda_tools::acl::AclRender;
+use vygoda_tools::topics::TopicTable;
 
 const NODES: [u32; 3] = [1, 2, 3];
 

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use vygoda_common::acl::{AclTable, CLUSTERS};
 use vygoda_common::exit;
-use vygoda_common::topics::TopicTable;
+use vygoda_tools::acl::AclRender;
+use vygoda_tools::topics::TopicTable;
 
 #[derive(Debug, Parser)]
 #[command(

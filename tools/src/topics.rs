@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::acl::CLUSTERS;
+use vygoda_common::acl::CLUSTERS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopicsError {
