@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use live::{hdfs, kafka_offsets, records, register, spawn_writer, writer_args};
 use vygoda_lake_writer::testkit::lake_offsets;
-use vygoda_tests::{eventually, produce, unique_name, TestPlatform};
+use vygoda_tests::{eventually, produce, unique_name, Outage, TestPlatform};
 
-fn kill_hdfs(tp: &TestPlatform) {
-    tp.kill("hdfs-namenode");
-    tp.kill("hdfs-datanode");
+fn kill_hdfs(tp: &TestPlatform) -> Outage<'_> {
+    let mut outage = tp.kill("hdfs-namenode");
+    outage.kill("hdfs-datanode");
+    outage
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,9 +57,9 @@ async fn hdfs_restart_while_writing_is_ridden_out_with_retries() {
     .await;
     // ~20 files of 1,000 records at ~0.5 s each: HDFS goes away in the middle of the writing,
     // and stays away while the controller starts it again (several seconds).
-    kill_hdfs(tp);
+    let outage = kill_hdfs(tp);
     assert!(before.len() < N, "the writer finished before the outage");
-    tp.heal();
+    outage.heal();
     assert!(
         writer.is_running(),
         "the writer exited during the outage; log {}",

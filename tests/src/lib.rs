@@ -104,9 +104,47 @@ impl TestPlatform {
         self.root.join(".vygoda/run").join(format!("{name}.pid"))
     }
 
-    /// SIGKILL a part of the platform by its pid file, as a crash would (`heal` brings it back).
-    pub fn kill(&self, name: &str) {
-        let pid: i32 = std::fs::read_to_string(self.pid_file(name))
+    /// SIGKILL a part of the platform by its pid file, as a crash would. The returned guard
+    /// brings everything back when dropped, also when an assertion fails first, so the tests that
+    /// run after this one never find a broken platform.
+    pub fn kill(&self, name: &str) -> Outage<'_> {
+        let mut outage = Outage {
+            tp: self,
+            killed: Vec::new(),
+        };
+        outage.kill(name);
+        outage
+    }
+
+    /// `platform/ctl.py up`: starts whatever is not running; a no-op on a whole platform.
+    fn heal(&self) -> Result<(), String> {
+        let status = std::process::Command::new("python3")
+            .arg(self.root.join("platform/ctl.py"))
+            .args(["up", "--no-build"])
+            .current_dir(&self.root)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run platform/ctl.py up: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("platform/ctl.py up: {status}; see .vygoda/logs/"))
+        }
+    }
+}
+
+/// Parts of the platform a test killed on purpose; see [`TestPlatform::kill`].
+#[must_use = "the killed parts come back when this is dropped: bind it to a variable"]
+pub struct Outage<'a> {
+    tp: &'a TestPlatform,
+    killed: Vec<String>,
+}
+
+impl Outage<'_> {
+    /// Kill one more part within the same outage.
+    pub fn kill(&mut self, name: &str) {
+        let pid_file = self.tp.pid_file(name);
+        let pid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap_or_else(|e| panic!("pid file of {name}: {e}"))
             .trim()
             .parse()
@@ -116,21 +154,29 @@ impl TestPlatform {
             nix::sys::signal::Signal::SIGKILL,
         )
         .unwrap_or_else(|e| panic!("kill {name}: {e}"));
+        self.killed.push(name.to_owned());
     }
 
-    /// Bring every part back (after a test killed one on purpose).
-    pub fn heal(&self) {
-        let status = std::process::Command::new("python3")
-            .arg(self.root.join("platform/ctl.py"))
-            .args(["up", "--no-build"])
-            .current_dir(&self.root)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("cannot run platform/ctl.py up");
-        assert!(
-            status.success(),
-            "platform did not come back; see .vygoda/logs/"
-        );
+    /// End the outage now (the scenario goes on with the whole platform), failing the test if
+    /// the platform does not come back.
+    pub fn heal(mut self) {
+        let killed = std::mem::take(&mut self.killed);
+        if let Err(e) = self.tp.heal() {
+            panic!("{killed:?} did not come back: {e}");
+        }
+    }
+}
+
+impl Drop for Outage<'_> {
+    fn drop(&mut self) {
+        if self.killed.is_empty() {
+            return;
+        }
+        // Not a panic: this may run while a failed assertion unwinds, where a second panic
+        // would abort the test binary and hide the first failure.
+        if let Err(e) = self.tp.heal() {
+            eprintln!("restoring {:?} after the test failed: {e}", self.killed);
+        }
     }
 }
 

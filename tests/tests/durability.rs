@@ -68,16 +68,6 @@ async fn try_produce(props: &BTreeMap<String, String>, topic: &str, records: &[K
     acked
 }
 
-/// Brings the stopped nodes back when dropped, also when an assertion fails first: the tests
-/// that run after this one need the whole platform.
-struct HealOnDrop(&'static TestPlatform);
-
-impl Drop for HealOnDrop {
-    fn drop(&mut self) {
-        self.0.heal();
-    }
-}
-
 #[tokio::test]
 async fn acknowledged_writes_need_two_in_sync_replicas_and_survive_two_node_losses() {
     let tp = TestPlatform::get();
@@ -93,9 +83,9 @@ async fn acknowledged_writes_need_two_in_sync_replicas_and_survive_two_node_loss
     );
     produce(&props, &topic, &batch(0..300)).await;
 
-    let heal = HealOnDrop(tp);
-    // One node lost: two replicas remain in sync, acks=all writes go on.
-    tp.kill("kafka-prod-3");
+    // One node lost: two replicas remain in sync, acks=all writes go on. The nodes come back
+    // when `outage` is dropped, also if an assertion below fails first.
+    let mut outage = tp.kill("kafka-prod-3");
     tokio::time::timeout(
         Duration::from_secs(120),
         produce(&props, &topic, &batch(300..600)),
@@ -110,15 +100,15 @@ async fn acknowledged_writes_need_two_in_sync_replicas_and_survive_two_node_loss
     .await;
 
     // Two nodes lost: one replica left, below min.insync.replicas; nothing is acknowledged.
-    tp.kill("kafka-prod-2");
+    outage.kill("kafka-prod-2");
     let acked = try_produce(&props, &topic, &batch(600..610)).await;
     assert_eq!(
         acked, 0,
         "a write was acknowledged with one in-sync replica"
     );
 
-    // `heal` (make up) waits for every ISR of the cluster to be full again.
-    drop(heal);
+    // Healing (make up) waits for every ISR of the cluster to be full again.
+    outage.heal();
     assert!(
         replicas(&admin, &topic).iter().all(|(all, isr)| isr == all),
         "ISR not full after the nodes came back"

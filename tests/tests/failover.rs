@@ -24,7 +24,7 @@ async fn clients_carry_on_when_one_broker_of_three_dies() {
     produce(&props, &topic, &batch(0)).await;
 
     // Kill the second broker of prod as a crash would.
-    tp.kill("kafka-prod-2");
+    let outage = tp.kill("kafka-prod-2");
 
     // A fresh client with all three brokers in its bootstrap list, and the old one, both carry on.
     let result = tokio::time::timeout(Duration::from_secs(120), async {
@@ -33,7 +33,7 @@ async fn clients_carry_on_when_one_broker_of_three_dies() {
     })
     .await;
     let read = consume_all(&tp.kafka_props("prod", "operator"), &topic);
-    tp.heal();
+    outage.heal();
     result.expect("producing with one broker down took over 120 s");
 
     let mut values: Vec<usize> = read
