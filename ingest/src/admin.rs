@@ -15,7 +15,7 @@ use vygoda_common::exit;
 use vygoda_common::kafka::PlatformArgs;
 
 use crate::ban::{self, Ban, BanKind, BanValueError};
-use crate::kafka_io::{self, KafkaIoError};
+use crate::kafka_io::{self, KafkaIoError, Unreadable};
 use vygoda_avro::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
 use vygoda_avro::schemas;
 use vygoda_avro::wire::{Decoder, Encoder};
@@ -106,8 +106,8 @@ pub enum AdminError {
     Kafka(#[from] KafkaIoError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error("ban record {key} is unreadable: {reason}")]
-    Decode { key: String, reason: String },
+    #[error("ban record {record} needs the registry, which did not answer: {reason}; retry when `make status` shows it up")]
+    RegistryDown { record: String, reason: String },
     #[error("the brokers did not acknowledge the ban change: {0}; nothing changed, retry")]
     Delivery(String),
 }
@@ -215,24 +215,41 @@ pub fn declared_access(config: &Config) -> Vec<Access> {
     out
 }
 
+/// The ban list as read from the topic: the bans in force, and the latest records of keys that
+/// do not decode (not Confluent-framed, unknown schema, truncated, not a ban). Those are shown,
+/// never fatal: `ban add` or `ban remove` of the same key replaces one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BanList {
+    pub bans: BTreeMap<String, Ban>,
+    pub unreadable: Vec<Unreadable>,
+}
+
 /// Result of a command, printed by the binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Added { ban: Ban, replaced: bool },
+    Added {
+        ban: Ban,
+        replaced: bool,
+    },
     Removed(Ban),
-    NotBanned { key: String },
-    Listed(Vec<Ban>),
+    /// The key's latest record was unreadable; a tombstone now removes it.
+    RemovedUnreadable(Unreadable),
+    NotBanned {
+        key: String,
+    },
+    Listed(BanList),
 }
 
 /// The CLI's spine: one action, acknowledged before returning.
 pub async fn run(config: Config) -> Result<Outcome, AdminError> {
     let registry = Arc::new(Registry::new(config.registry.clone())?);
     match &config.action {
-        Action::List { .. } => Ok(Outcome::Listed(
-            current(&config, &registry).await?.into_values().collect(),
-        )),
+        Action::List { .. } => Ok(Outcome::Listed(current(&config, &registry).await?)),
         Action::Add(ban) => {
-            let replaced = current(&config, &registry).await?.contains_key(&ban.key());
+            let now = current(&config, &registry).await?;
+            let key = ban.key();
+            let replaced = now.bans.contains_key(&key)
+                || now.unreadable.iter().any(|u| u.key.as_ref() == Some(&key));
             let subject = schemas::value_subject(&config.topic);
             let encoder = Encoder::register(
                 &registry,
@@ -252,22 +269,30 @@ pub async fn run(config: Config) -> Result<Outcome, AdminError> {
         }
         Action::Remove { kind, value } => {
             let key = ban::key(*kind, value);
-            match current(&config, &registry).await?.remove(&key) {
-                None => Ok(Outcome::NotBanned { key }),
-                Some(old) => {
+            let mut now = current(&config, &registry).await?;
+            if let Some(old) = now.bans.remove(&key) {
+                write(&config, &key, None).await?;
+                return Ok(Outcome::Removed(old));
+            }
+            match now
+                .unreadable
+                .into_iter()
+                .find(|u| u.key.as_ref() == Some(&key))
+            {
+                Some(bad) => {
                     write(&config, &key, None).await?;
-                    Ok(Outcome::Removed(old))
+                    Ok(Outcome::RemovedUnreadable(bad))
                 }
+                None => Ok(Outcome::NotBanned { key }),
             }
         }
     }
 }
 
-/// The ban list now: the topic read to its high watermark, latest record per key.
-pub async fn current(
-    config: &Config,
-    registry: &Arc<Registry>,
-) -> Result<BTreeMap<String, Ban>, AdminError> {
+/// The ban list now: the topic read to its high watermark, latest record per key. A record
+/// that does not decode is reported with where it is and why; only a registry that does not
+/// answer fails the command (nothing could be decoded, and retrying will help).
+pub async fn current(config: &Config, registry: &Arc<Registry>) -> Result<BanList, AdminError> {
     let raw = kafka_io::latest_by_key(
         config.kafka.clone(),
         config.topic.clone(),
@@ -276,20 +301,42 @@ pub async fn current(
     )
     .await?;
     let decoder = Decoder::new(registry.clone(), schemas::product_bans());
-    let mut out = BTreeMap::new();
-    for (key, payload) in raw {
-        let decode_err = |reason: String| AdminError::Decode {
-            key: key.clone(),
-            reason,
+    let mut list = BanList {
+        unreadable: raw.keyless,
+        ..BanList::default()
+    };
+    for (key, latest) in raw.latest {
+        let ban = match decoder.decode(&latest.payload).await {
+            Ok((_, value)) => Ban::from_avro(value).map_err(|e| e.to_string()),
+            Err(e) if e.is_transient() => {
+                return Err(AdminError::RegistryDown {
+                    record: latest
+                        .unreadable(&config.topic, &key, String::new())
+                        .to_string(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(e.to_string()),
         };
-        let (_, value) = decoder
-            .decode(&payload)
-            .await
-            .map_err(|e| decode_err(e.to_string()))?;
-        let ban = Ban::from_avro(value).map_err(|e| decode_err(e.to_string()))?;
-        out.insert(ban.key(), ban);
+        match ban {
+            // A ban stored under another key than its own was not written by this CLI.
+            Ok(ban) if ban.key() == key => {
+                list.bans.insert(key, ban);
+            }
+            Ok(ban) => list.unreadable.push(latest.unreadable(
+                &config.topic,
+                &key,
+                format!("holds the ban {} under another key", ban.key()),
+            )),
+            Err(reason) => list
+                .unreadable
+                .push(latest.unreadable(&config.topic, &key, reason)),
+        }
     }
-    Ok(out)
+    for bad in &list.unreadable {
+        tracing::warn!(record = %bad, "unreadable ban record; shown, not applied");
+    }
+    Ok(list)
 }
 
 async fn write(config: &Config, key: &str, payload: Option<&[u8]>) -> Result<(), AdminError> {

@@ -241,27 +241,99 @@ pub fn drop_reached<X: ConsumerContext + 'static, C: Consumer<X>>(
     }
 }
 
+/// The latest record of a key in a compacted topic, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
+    pub partition: i32,
+    pub offset: i64,
+    pub payload: Vec<u8>,
+}
+
+/// A record a reader could not use: where it is, its key when it had a readable one, and why.
+/// Readers report these and go on with the others; one bad record never costs more than itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}@{}", self.topic, self.partition, self.offset)?;
+        if let Some(key) = &self.key {
+            write!(f, " key {key}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// A compacted topic read to its high watermarks: the latest value per key, and the records
+/// that have no usable key (they can never be superseded, so they are reported, not dropped).
+#[derive(Debug, Default)]
+pub struct Compacted {
+    pub latest: BTreeMap<String, Latest>,
+    pub keyless: Vec<Unreadable>,
+}
+
+impl Latest {
+    /// This record reported as unreadable, for a reader that could not decode it.
+    pub fn unreadable(&self, topic: &str, key: &str, reason: String) -> Unreadable {
+        Unreadable {
+            topic: topic.to_owned(),
+            partition: self.partition,
+            offset: self.offset,
+            key: Some(key.to_owned()),
+            reason,
+        }
+    }
+}
+
 /// Read a whole compacted topic up to its current high watermarks and keep the latest value
-/// per key (`None` = tombstone, removed). Keys that are not UTF-8 are skipped with a warning.
+/// per key (a tombstone removes the key).
 pub async fn latest_by_key(
     props: BTreeMap<String, String>,
     topic: String,
     group: String,
     timeout: Duration,
-) -> Result<BTreeMap<String, Vec<u8>>, KafkaIoError> {
+) -> Result<Compacted, KafkaIoError> {
     tokio::task::spawn_blocking(move || {
         let consumer = reader(&props, &group)?;
-        let ends: BTreeMap<i32, i64> = watermarks(&consumer, &topic, timeout)?.into_iter().map(|(p, (_, high))| (p, high)).collect();
-        let mut state = BTreeMap::new();
+        let ends: BTreeMap<i32, i64> = watermarks(&consumer, &topic, timeout)?
+            .into_iter()
+            .map(|(p, (_, high))| (p, high))
+            .collect();
+        let mut state = Compacted::default();
         read_until(&consumer, &topic, &ends, timeout, |msg| {
             use rdkafka::Message;
+            let (partition, offset) = (msg.partition(), msg.offset());
             let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-                tracing::warn!(topic = %topic, partition = msg.partition(), offset = msg.offset(), "record without a UTF-8 key; skipped");
+                let reason = match msg.key() {
+                    None => "record without a key",
+                    Some(_) => "record key is not UTF-8",
+                };
+                tracing::warn!(topic = %topic, partition, offset, reason, "record skipped");
+                state.keyless.push(Unreadable {
+                    topic: topic.clone(),
+                    partition,
+                    offset,
+                    key: None,
+                    reason: reason.to_owned(),
+                });
                 return;
             };
             match msg.payload() {
-                Some(v) => state.insert(key.to_owned(), v.to_vec()),
-                None => state.remove(key),
+                Some(v) => state.latest.insert(
+                    key.to_owned(),
+                    Latest {
+                        partition,
+                        offset,
+                        payload: v.to_vec(),
+                    },
+                ),
+                None => state.latest.remove(key),
             };
         })?;
         Ok(state)

@@ -3,8 +3,8 @@
     .vygoda/venv/bin/python -m pytest tests/python/test_monitoring.py
 
 The static checks (promtool/amtool on the committed files) always run. The live checks need the
-local platform (`make up`): they read `.vygoda/platform.json` (or $VYGODA_PLATFORM) and are skipped
-only when that file does not exist; a platform file with Prometheus down fails them.
+local platform (`make up`): they read `.vygoda/platform.json` (or $VYGODA_PLATFORM) through the
+shared `platform` fixture (conftest.py) and fail when the platform is not up.
 The dashboard tests start vygoda's services (`platform/ctl.py services start`) when they are not
 running, so that every panel has a target; the jobs panels also need one finished run in the
 history (`make test` runs the pipeline first). The dead-broker test kills one broker and runs
@@ -29,11 +29,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from platform_facts import FILE as PLATFORM_FILE
 from polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "monitoring"
-PLATFORM_FILE = Path(os.environ.get("VYGODA_PLATFORM", REPO / ".vygoda" / "platform.json"))
 # The platform file sits in the .vygoda directory, which sits in the repository that `make up`
 # manages; both are derived from it so that a platform file elsewhere brings its own tree.
 VYGODA_DIR = PLATFORM_FILE.resolve().parent
@@ -255,13 +255,7 @@ def test_blackbox_configs_are_valid(tmp_path):
 
 
 # --------------------------------------------------------------------------- live platform
-
-
-@pytest.fixture(scope="module")
-def platform():
-    if not PLATFORM_FILE.exists():
-        pytest.skip(f"{PLATFORM_FILE} does not exist: the platform is not up (`make up`)")
-    return json.loads(PLATFORM_FILE.read_text())
+# Every test below takes conftest.py's `platform` fixture (the file's facts, every part answering).
 
 
 def http_json(url: str, timeout: float = 10):
@@ -397,7 +391,7 @@ def test_a_command_run_is_pushed_with_its_outcome(platform):
     run = subprocess.run([admin, "ban", "list", "--json"], cwd=PLATFORM_REPO, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    listed = len(json.loads(run.stdout))
+    listed = len(json.loads(run.stdout)["bans"])
 
     def this_run():
         ended = prom_query(platform, 'vygoda_command_last_run_timestamp_seconds{job="vygoda-admin"}')
@@ -431,10 +425,12 @@ def services(platform):
         return all((r := prom_query(platform, f'up{{job="{job}"}}')) and r[0]["value"][1] == "1"
                    for job in SERVICES)
 
-    wait_for("every vygoda service scraped by Prometheus", scraped, 60)
-    yield
-    if not before:
-        subprocess.run([*ctl, "services", "stop"], check=True, cwd=PLATFORM_REPO)
+    try:
+        wait_for("every vygoda service scraped by Prometheus", scraped, 60)
+        yield
+    finally:  # also when they never got scraped: the setup failed, the services still run
+        if not before:
+            subprocess.run([*ctl, "services", "stop"], check=True, cwd=PLATFORM_REPO)
 
 
 @pytest.mark.parametrize("title, expr", list(dashboard_targets()))

@@ -42,22 +42,32 @@ fn main() -> ExitCode {
                 println!("{key} is not banned; nothing to do");
                 exit::OK
             }
-            Ok(Outcome::Listed(bans)) if json => {
-                report.records("listed", bans.len() as u64);
-                match serde_json::to_string_pretty(&bans) {
-                    Ok(text) => {
-                        println!("{text}");
-                        exit::OK
-                    }
-                    Err(e) => {
-                        eprintln!("vygoda-admin: {e}");
-                        exit::FAILED
+            Ok(Outcome::RemovedUnreadable(bad)) => {
+                report.records("removed", 1);
+                println!("removed the unreadable record {bad}");
+                exit::OK
+            }
+            Ok(Outcome::Listed(list)) => {
+                report.records("listed", list.bans.len() as u64);
+                report.records("unreadable", list.unreadable.len() as u64);
+                if json {
+                    let bans: Vec<_> = list.bans.values().collect();
+                    let doc = serde_json::json!({"bans": bans, "unreadable": list.unreadable});
+                    println!("{doc:#}");
+                } else {
+                    let bans: Vec<_> = list.bans.into_values().collect();
+                    print!("{}", admin::table(&bans));
+                    if !list.unreadable.is_empty() {
+                        println!(
+                            "\n{} unreadable record(s), not applied by the ban filter either; \
+                             `ban add` or `ban remove` of the same kind and value replaces one:",
+                            list.unreadable.len()
+                        );
+                        for bad in &list.unreadable {
+                            println!("  {bad}");
+                        }
                     }
                 }
-            }
-            Ok(Outcome::Listed(bans)) => {
-                report.records("listed", bans.len() as u64);
-                print!("{}", admin::table(&bans));
                 exit::OK
             }
             Err(e) => {

@@ -297,10 +297,10 @@ pub async fn load_catalogue(
             )
             .await?;
             let decoder = Decoder::new(registry.clone(), schemas::products_filtered());
-            let mut out = Vec::with_capacity(raw.len());
-            for (pid, payload) in raw {
+            let mut out = Vec::with_capacity(raw.latest.len());
+            for (pid, latest) in raw.latest {
                 match decoder
-                    .decode(&payload)
+                    .decode(&latest.payload)
                     .await
                     .map(|(_, v)| Product::from_avro(v))
                 {

@@ -42,11 +42,16 @@ pub async fn rebuild(
         config.bootstrap_timeout,
     )
     .await?;
-    for (pid, payload) in listed {
+    // The filtered topic is this service's own output; a keyless record there was not written
+    // by it and names no product to list.
+    for bad in &listed.keyless {
+        tracing::warn!(record = %bad, "filtered topic record ignored at start-up");
+    }
+    for (pid, latest) in listed.latest {
         engine.store.insert(
             pid,
             super::engine::Entry {
-                payload: payload.into(),
+                payload: latest.payload.into(),
                 listed: true,
             },
         );
