@@ -23,7 +23,7 @@ reset: ## stop everything and wipe local data, certificates and passwords
 demo: up ## the whole pipeline on the bundled data, with a report
 	@$(VENV) platform/demo.py
 
-services: ## start vygoda's services (ban filter, mirror, lake writer, jobs scheduler) on the platform
+services: ## start vygoda's services (ban filter, mirror, lake writer, jobs scheduler, store sink, client-api serve)
 	@$(PY) platform/ctl.py services start
 
 # Every suite runs against the real platform, one after another (the machine has 2 cores, and some

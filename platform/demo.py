@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make demo`: the whole vygoda pipeline on the bundled data, then a short report.
 
-platform up (the Makefile's `up`) → services started (ban filter, mirror, lake writer) →
+platform up (the Makefile's `up`) → services started (ban filter, mirror, lake writer, jobs
+scheduler, store sink, CLIENT API) →
 bans applied → shop catalogue published → client activity simulated → mirrored to analytics →
 written to the lake → `recommendations` run by the jobs driver (Spark, then the publisher) →
 report: counts per stage, run id, quality against the baseline, one user's recommendations,
@@ -120,7 +121,7 @@ def main() -> int:
     report = {}
 
     step("services: ban filter (prod), mirror (prod → analytics), lake writer (analytics → HDFS), "
-         "jobs scheduler")
+         "jobs scheduler, store sink (prod → PostgreSQL), CLIENT API (HTTPS)")
     for name, (pid, _) in services.start().items():
         print(f"   {name[4:]:<12} pid {pid}  log .vygoda/logs/{name}.log", flush=True)
 
