@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BAN_SCHEMA, PRODUCT_SCHEMA, T0, Lake
+from tinylake import BAN_SCHEMA, PRODUCT_SCHEMA, T0, Lake
 
 import common
 

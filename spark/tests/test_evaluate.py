@@ -6,7 +6,7 @@ import math
 
 import evaluate
 import pytest
-from conftest import EVENT_SCHEMA, Lake
+from tinylake import EVENT_SCHEMA, Lake
 
 
 def test_metrics_match_a_hand_computed_example(spark):

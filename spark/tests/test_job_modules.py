@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import tomllib
 
-from conftest import JOBS_DIR
+from tinylake import JOBS_DIR
 
 JOBS_TOML = JOBS_DIR.parents[1] / "jobs" / "jobs.toml"
 MODULES = {p.stem: p for p in JOBS_DIR.glob("*.py")}

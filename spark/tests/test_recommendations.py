@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import recommendations
-from conftest import BAN_SCHEMA, EVENT_SCHEMA, PRODUCT_SCHEMA, T0, Lake
+from tinylake import BAN_SCHEMA, EVENT_SCHEMA, PRODUCT_SCHEMA, T0, Lake
 
 PHONES = [f"p{i}" for i in range(1, 9)]
 BOOKS = [f"b{i}" for i in range(1, 7)]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import recommendations
 import run_sql
-from conftest import BAN_SCHEMA, EVENT_SCHEMA, PRODUCT_SCHEMA, SQL_DIR, T0, Lake
+from tinylake import BAN_SCHEMA, EVENT_SCHEMA, PRODUCT_SCHEMA, SQL_DIR, T0, Lake
 
 import common
 
