@@ -7,7 +7,6 @@ Describe, independently of the Rust code that turns the table into bindings. No 
 anything: a write sends a record larger than the topic accepts (refused after authorization), a
 create only validates an existing name, a group commit names a topic that does not exist.
 """
-import json
 import time
 import tomllib
 import uuid
@@ -15,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from platform_facts import facts
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM = json.loads((REPO / ".vygoda" / "platform.json").read_text())
 ACLS = tomllib.loads((REPO / "kafka" / "acls.toml").read_text())
 TOPICS = tomllib.loads((REPO / "kafka" / "topics.toml").read_text())["topics"]
 TOPIC_OPS = ["Read", "Write", "Describe", "DescribeConfigs", "Create"]
@@ -52,8 +51,9 @@ def groups() -> list:
 
 
 def props(cluster: str, principal: str) -> dict:
-    return {"bootstrap.servers": PLATFORM["clusters"][cluster]["bootstrap"],
-            **PLATFORM["principals"][principal]["kafka"], "log_level": 0}
+    platform = facts()
+    return {"bootstrap.servers": platform["clusters"][cluster]["bootstrap"],
+            **platform["principals"][principal]["kafka"], "log_level": 0}
 
 
 class Refused(Exception):
@@ -224,6 +224,7 @@ def probe_groups(cluster: str, principal: str, names: list) -> dict:
 CASES = [(c, p) for c in ("prod", "analytics") for p in sorted(ACLS["principals"])]
 
 
+@pytest.mark.usefixtures("platform")
 @pytest.mark.parametrize("cluster,principal", CASES, ids=[f"{c}-{p}" for c, p in CASES])
 def test_brokers_allow_exactly_what_the_table_grants(cluster, principal):
     topics = sorted(t for t, spec in TOPICS.items() if cluster in spec["clusters"])

@@ -20,16 +20,18 @@ from pathlib import Path
 
 import pytest
 import requests
+from platform_facts import facts
 from polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 VYGODA = REPO / ".vygoda"
-PLATFORM = json.loads((VYGODA / "platform.json").read_text())
 BIN = REPO / "target" / "debug"
 BAN_FILTER_METRICS = "http://127.0.0.1:9101/metrics"
 API_URL = "https://127.0.0.1:18443"
 sys.path.insert(0, str(REPO / "platform"))
 from vyplat import services as platform_services  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("platform")
 
 
 def run(argv: list, check: bool = True) -> subprocess.CompletedProcess:
@@ -48,9 +50,13 @@ def client_api(*args, check: bool = True, extra: tuple = ()) -> tuple:
 
 
 CA = str(VYGODA / "tls" / "ca.pem")
-# A caller with a certificate of the platform CA (the service refuses any other). Passed with
-# each request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's `verify`.
-CALLER = (PLATFORM["principals"]["operator"]["cert"], PLATFORM["principals"]["operator"]["key"])
+
+
+def caller() -> tuple:
+    """A caller with a certificate of the platform CA (the service refuses any other). Passed with
+    each request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's `verify`."""
+    operator = facts()["principals"]["operator"]
+    return operator["cert"], operator["key"]
 
 
 class Cli:
@@ -77,7 +83,7 @@ class Https:
 
     def get(self, path: str, **params) -> requests.Response:
         return self.http.get(f"{self.url}{path}", params={k: v for k, v in params.items() if v != ""},
-                             verify=CA, cert=CALLER, timeout=30)
+                             verify=CA, cert=caller(), timeout=30)
 
     def product(self, pid: str, user: str = "") -> dict:
         r = self.get(f"/v1/products/{pid}", user=user)
@@ -132,7 +138,7 @@ def search_ids(api, text: str, **filters) -> list:
 
 
 def sql(query: str) -> list:
-    done = run(["psql", PLATFORM["store_url"], "-AtX", "-c", query])
+    done = run(["psql", facts()["store_url"], "-AtX", "-c", query])
     return [line for line in done.stdout.splitlines() if line]
 
 
@@ -200,14 +206,15 @@ def read_topic(topic: str, key: str | None = None) -> list:
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    operator = PLATFORM["principals"]["operator"]
-    registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
-                                     "ssl.ca.location": PLATFORM["schema_registry"]["ca"],
+    platform = facts()
+    operator = platform["principals"]["operator"]
+    registry = SchemaRegistryClient({"url": platform["schema_registry"]["url"],
+                                     "ssl.ca.location": platform["schema_registry"]["ca"],
                                      "ssl.certificate.location": operator["cert"],
                                      "ssl.key.location": operator["key"]})
     decode = AvroDeserializer(registry)
     ctx = SerializationContext(topic, MessageField.VALUE)
-    consumer = Consumer({"bootstrap.servers": PLATFORM["clusters"]["prod"]["bootstrap"], **operator["kafka"],
+    consumer = Consumer({"bootstrap.servers": platform["clusters"]["prod"]["bootstrap"], **operator["kafka"],
                          "group.id": "operator-test", "enable.auto.commit": False, "log_level": 2})
     try:
         meta = consumer.list_topics(topic, timeout=30)

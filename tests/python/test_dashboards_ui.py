@@ -14,7 +14,6 @@ import requests
 from browser import render, screenshot
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM = json.loads((REPO / ".vygoda" / "platform.json").read_text())
 DASHBOARDS = sorted((REPO / "monitoring" / "grafana" / "dashboards").glob("*.json"))
 SERVICES = ("ban-filter", "mirror", "lake-writer", "jobs-driver", "schema-registry", "store-sink",
             "client-api")
@@ -36,16 +35,16 @@ def service_of(panel: dict) -> str | None:
     return next((s for s in SERVICES if f'job="{s}"' in exprs), None)
 
 
-def service_up(service: str) -> bool:
-    r = requests.get(f"{PLATFORM['prometheus_url']}/api/v1/query", params={"query": f'up{{job="{service}"}}'},
+def service_up(platform: dict, service: str) -> bool:
+    r = requests.get(f"{platform['prometheus_url']}/api/v1/query", params={"query": f'up{{job="{service}"}}'},
                      timeout=10)
     return any(float(s["value"][1]) == 1 for s in r.json()["data"]["result"])
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
-def test_every_panel_draws_a_series(path):
+def test_every_panel_draws_a_series(platform, path):
     board = json.loads(path.read_text())
-    url = f"{PLATFORM['dashboards_url']}/?dashboard={path.stem}"
+    url = f"{platform['dashboards_url']}/?dashboard={path.stem}"
     dom = render(url)
     assert 'data-ready="true"' in dom, f"{url} did not finish drawing"
     drawn = drawn_panels(dom)
@@ -57,7 +56,7 @@ def test_every_panel_draws_a_series(path):
         if state == "data":
             continue
         service = service_of(panel)
-        if state == "empty" and service and not service_up(service):
+        if state == "empty" and service and not service_up(platform, service):
             continue  # nothing to show while the service is stopped
         problems.append(f"{panel['title']}: {state}")
     screenshot(url + "&range=3600", f"dashboard-{path.stem}")

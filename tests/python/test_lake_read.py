@@ -7,8 +7,8 @@ types, tombstones as `_tombstone` rows, undecodable records in the dead-letter N
 manifests + `_SUCCESS`, Spark reading the same lake from file:// and hdfs://, and a person
 walking it in the NameNode's file browser (headless Chromium, screenshots kept).
 
-Run: `.vygoda/venv/bin/python -m pytest tests/python/test_lake_read.py`. Skipped only when
-`.vygoda/platform.json` is absent; a platform that is down fails.
+Run: `.vygoda/venv/bin/python -m pytest tests/python/test_lake_read.py` (after `make up`; a
+platform that is not up fails it).
 """
 import base64
 import decimal
@@ -19,28 +19,22 @@ import time
 import uuid
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
+import requests
+from browser import render, screenshot
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from platform_facts import FILE as PLATFORM_FILE
+from platform_facts import facts
+
+from workspace import built
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM_FILE = REPO / ".vygoda" / "platform.json"
-
-if not PLATFORM_FILE.exists():
-    pytest.skip(f"{PLATFORM_FILE} is absent: run `make up`", allow_module_level=True)
-
-import pyarrow as pa  # noqa: E402
-import pyarrow.dataset as ds  # noqa: E402
-import requests  # noqa: E402
-from browser import render, screenshot  # noqa: E402
-from confluent_kafka import Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
-from confluent_kafka.schema_registry.avro import AvroSerializer  # noqa: E402
-from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
-
-from workspace import built  # noqa: E402
-
-PLATFORM = json.loads(PLATFORM_FILE.read_text())
-ADMIN = PLATFORM["principals"]["admin"]
 N = 1200
 SCHEMA = {
     "type": "record", "name": "Product", "namespace": "vygoda.test", "fields": [
@@ -56,8 +50,9 @@ SCHEMA = {
 
 
 def kafka(principal):
-    conf = dict(PLATFORM["principals"][principal]["kafka"])
-    conf["bootstrap.servers"] = PLATFORM["clusters"]["analytics"]["bootstrap"]
+    platform = facts()
+    conf = dict(platform["principals"][principal]["kafka"])
+    conf["bootstrap.servers"] = platform["clusters"]["analytics"]["bootstrap"]
     return conf
 
 
@@ -67,16 +62,17 @@ def binary():
 
 
 @pytest.fixture(scope="module")
-def topic():
+def topic(platform):
     """A fresh 3-partition topic with N products (every 10th a tombstone, 2 undecodable),
     produced by confluent-kafka; yields (name, {(partition, offset): kind})."""
     name = f"test-lake-read-{uuid.uuid4().hex[:12]}"
     admin = AdminClient(kafka("admin"))
     admin.create_topics([NewTopic(name, 3, 3)])[name].result()
-    registry = SchemaRegistryClient({"url": PLATFORM["schema_registry"]["url"],
-                                     "ssl.ca.location": str(PLATFORM["schema_registry"]["ca"]),
-                                     "ssl.certificate.location": ADMIN["cert"],
-                                     "ssl.key.location": ADMIN["key"]})
+    admin_principal = platform["principals"]["admin"]
+    registry = SchemaRegistryClient({"url": platform["schema_registry"]["url"],
+                                     "ssl.ca.location": str(platform["schema_registry"]["ca"]),
+                                     "ssl.certificate.location": admin_principal["cert"],
+                                     "ssl.key.location": admin_principal["key"]})
     serialize = AvroSerializer(registry, json.dumps(SCHEMA))
     ctx = SerializationContext(name, MessageField.VALUE)
     producer = Producer({**kafka("admin"), "enable.idempotence": True})
@@ -177,22 +173,22 @@ def test_hours_are_complete_with_manifest_and_success(lake, topic):
 
 
 @pytest.fixture(scope="module")
-def hdfs_lake(binary, topic):
+def hdfs_lake(platform, binary, topic):
     """The same topic written by the lake writer to HDFS; yields its folder's path in HDFS."""
     name, _ = topic
-    run_writer(binary, name, f"{PLATFORM['hdfs']['url']}/test/{name}")
+    run_writer(binary, name, f"{platform['hdfs']['url']}/test/{name}")
     yield f"/test/{name}"
-    requests.delete(f"{PLATFORM['hdfs']['webhdfs']}/test/{name}",
+    requests.delete(f"{platform['hdfs']['webhdfs']}/test/{name}",
                     params={"op": "DELETE", "recursive": "true", "user.name": "vygoda"}, timeout=30)
 
 
 def webhdfs_list(path):
-    r = requests.get(f"{PLATFORM['hdfs']['webhdfs']}{path}", params={"op": "LISTSTATUS"}, timeout=10)
+    r = requests.get(f"{facts()['hdfs']['webhdfs']}{path}", params={"op": "LISTSTATUS"}, timeout=10)
     r.raise_for_status()
     return {f["pathSuffix"]: f for f in r.json()["FileStatuses"]["FileStatus"]}
 
 
-def test_namenode_file_browser_lists_the_committed_parquet(hdfs_lake, topic):
+def test_namenode_file_browser_lists_the_committed_parquet(platform, hdfs_lake, topic):
     """A person walks the lake in the NameNode UI: topic -> date -> hour, and sees the files."""
     name, _ = topic
     topic_dir = f"{hdfs_lake}/{name}"
@@ -202,7 +198,7 @@ def test_namenode_file_browser_lists_the_committed_parquet(hdfs_lake, topic):
     committed = sorted(f for f in webhdfs_list(folder) if f.endswith(".parquet"))
     assert committed, f"the lake writer committed no Parquet file under {folder}"
 
-    url = f"{PLATFORM['hdfs']['explorer']}#{folder}"
+    url = f"{platform['hdfs']['explorer']}#{folder}"
     dom = render(url)
     listed = set(re.findall(r'class="explorer-browse-links"[^>]*>([^<{]+)</a>', dom))
     assert set(committed) <= listed, (f"the file browser at {url} shows {sorted(listed)}", committed)
@@ -210,7 +206,7 @@ def test_namenode_file_browser_lists_the_committed_parquet(hdfs_lake, topic):
     screenshot(url, "hdfs-explorer-hour")
 
     # One level up, the date folder lists its hours as folders to click.
-    dom = render(f"{PLATFORM['hdfs']['explorer']}#{topic_dir}/{date}")
+    dom = render(f"{platform['hdfs']['explorer']}#{topic_dir}/{date}")
     assert f'inode-type="DIRECTORY" class="explorer-browse-links">{hour}</a>' in dom
 
 
@@ -226,17 +222,17 @@ def test_hdfs_shell_lists_the_lake(hdfs_lake, topic):
     assert len(parquet) >= 2 and "_SUCCESS" in listed, proc.stdout
 
 
-def test_namenode_overview_shows_the_live_datanode():
-    url = f"{PLATFORM['hdfs']['namenode_http']}/dfshealth.html#tab-datanode"
+def test_namenode_overview_shows_the_live_datanode(platform):
+    url = f"{platform['hdfs']['namenode_http']}/dfshealth.html#tab-datanode"
     dom = render(url)
     assert "127.0.0.1:9866" in dom, "the DataNodes tab names no live DataNode"
     assert "In Service" in dom
     screenshot(url, "hdfs-datanodes")
 
 
-def test_spark_reads_the_lake_from_file_and_hdfs(lake, hdfs_lake, topic):
+def test_spark_reads_the_lake_from_file_and_hdfs(platform, lake, hdfs_lake, topic):
     name, delivered = topic
-    hdfs_root = f"{PLATFORM['hdfs']['url']}{hdfs_lake}"
+    hdfs_root = f"{platform['hdfs']['url']}{hdfs_lake}"
     script = f"""
 import json
 from pyspark.sql import SparkSession
@@ -254,7 +250,7 @@ for where, path in (("file", "file://{lake}/{name}"), ("hdfs", "{hdfs_root}/{nam
 print("RESULT " + json.dumps(out))
 spark.stop()
 """
-    proc = subprocess.run([PLATFORM["spark"]["python"], "-c", script], capture_output=True,
+    proc = subprocess.run([platform["spark"]["python"], "-c", script], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])

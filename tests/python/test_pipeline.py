@@ -7,8 +7,7 @@ AvroDeserializer against the schema registry).
 
 It runs `platform/demo.py` and checks what it reports and what it left behind. `make test` runs it
 before the other Python suites, so the dashboard tests find data from every service and a
-finished jobs run. Skipped only when `.vygoda/platform.json` is absent; a platform that is down
-fails.
+finished jobs run. A platform that is not up fails it (conftest.py's `platform` fixture).
 """
 import json
 import subprocess
@@ -18,15 +17,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM_FILE = REPO / ".vygoda" / "platform.json"
 REPORT = REPO / ".vygoda" / "demo-report.json"
-
-if not PLATFORM_FILE.exists():
-    pytest.skip(f"{PLATFORM_FILE} is absent: run `make up`", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
-def report():
+def report(platform):
     REPORT.unlink(missing_ok=True)
     proc = subprocess.run([sys.executable, str(REPO / "platform" / "demo.py")], cwd=REPO,
                           capture_output=True, text=True, timeout=1800)

@@ -5,8 +5,8 @@ its principal's certificate from the platform CA, as on the brokers.
 Also decodes bytes that Rust code (the `schema_registry_converter` crate, via the crate's
 `encode_sample` example) wrote in the Confluent wire format, and the other way round.
 
-Run: `.vygoda/venv/bin/python -m pytest tests/python/test_schema_registry.py`. Skipped only when
-`.vygoda/platform.json` is absent (no platform); a platform whose registry is down fails.
+Run: `.vygoda/venv/bin/python -m pytest tests/python/test_schema_registry.py` (after `make up`;
+a platform that is not up fails it).
 """
 import json
 import os
@@ -16,25 +16,23 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext
+from platform_facts import facts
+
+from workspace import built
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM_FILE = REPO / ".vygoda" / "platform.json"
+pytestmark = pytest.mark.usefixtures("platform")
 
-if not PLATFORM_FILE.exists():
-    pytest.skip(f"{PLATFORM_FILE} is absent: run `make up`", allow_module_level=True)
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient  # noqa: E402
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer  # noqa: E402
-from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: E402
-from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
-
-from workspace import built  # noqa: E402
-
-PLATFORM = json.loads(PLATFORM_FILE.read_text())
-# VYGODA_TEST_REGISTRY_URL points the tests at another instance (e.g. a fresh build on 18181).
-URL = os.environ.get("VYGODA_TEST_REGISTRY_URL", PLATFORM["schema_registry"]["url"])
-CA = str(PLATFORM["schema_registry"]["ca"])
-ADMIN = PLATFORM["principals"]["admin"]
+def registry() -> tuple[str, str]:
+    """The registry under test: (its URL, the CA file). VYGODA_TEST_REGISTRY_URL points the tests
+    at another instance (e.g. a fresh build on 18181)."""
+    spec = facts()["schema_registry"]
+    return os.environ.get("VYGODA_TEST_REGISTRY_URL", spec["url"]), str(spec["ca"])
 
 V1 = {
     "type": "record",
@@ -53,9 +51,10 @@ BREAKING = {**V1, "fields": V1["fields"] + [{"name": "shop_id", "type": "string"
 def client(principal: str | None = "admin") -> SchemaRegistryClient:
     """A fresh client (fresh caches), so every call below really reaches the server; it presents
     `principal`'s certificate (None: no certificate)."""
-    conf = {"url": URL, "ssl.ca.location": CA}
+    url, ca = registry()
+    conf = {"url": url, "ssl.ca.location": ca}
     if principal:
-        who = PLATFORM["principals"][principal]
+        who = facts()["principals"][principal]
         conf["ssl.certificate.location"] = who["cert"]
         conf["ssl.key.location"] = who["key"]
     return SchemaRegistryClient(conf)
@@ -194,8 +193,9 @@ def test_avro_serializer_and_deserializer_round_trip():
 
 def run_sample(*args: str) -> str:
     """The Rust example (schema_registry_converter) against the platform registry."""
+    (url, ca), admin = registry(), facts()["principals"]["admin"]
     command = [str(built("examples", "encode_sample")),
-               args[0], "--url", URL, "--ca", CA, "--cert", ADMIN["cert"], "--key", ADMIN["key"], *args[1:]]
+               args[0], "--url", url, "--ca", ca, "--cert", admin["cert"], "--key", admin["key"], *args[1:]]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]

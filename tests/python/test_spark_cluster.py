@@ -13,14 +13,18 @@ from pathlib import Path
 import pytest
 import requests
 from browser import render, screenshot
+from platform_facts import FILE as PLATFORM_FILE
 from polling import wait_for
 
 from workspace import built
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM_FILE = REPO / ".vygoda" / "platform.json"
-PLATFORM = json.loads(PLATFORM_FILE.read_text())
-SPARK = PLATFORM["spark"]
+
+
+@pytest.fixture(scope="module")
+def cluster(platform) -> dict:
+    """The platform's Spark: submit, python, master, master_ui, history_url."""
+    return platform["spark"]
 
 
 def run_job(tmp: Path, job: str, definition: str, *run_args: str):
@@ -41,7 +45,7 @@ timeout = "10m"
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(platform, tmp_path_factory):
     """One run of a small PySpark job through the jobs driver, on the default master."""
     tmp = tmp_path_factory.mktemp("spark-cluster")
     job = f"cluster-{uuid.uuid4().hex[:8]}"
@@ -56,24 +60,24 @@ output = "file://{tmp}/out/{{run_id}}"
     return cli, run
 
 
-def test_runs_go_to_the_standalone_master_by_default(finished_run):
+def test_runs_go_to_the_standalone_master_by_default(cluster, finished_run):
     _, run = finished_run
-    assert SPARK["master"].startswith("spark://"), SPARK["master"]
+    assert cluster["master"].startswith("spark://"), cluster["master"]
     app = run["spark_app_id"]
     # The standalone master names applications app-<time>-<seq>; local mode would say local-….
     assert app and app.startswith("app-"), run
-    master = requests.get(f"{SPARK['master_ui']}/json/", timeout=10).json()
+    master = requests.get(f"{cluster['master_ui']}/json/", timeout=10).json()
     done = {a["id"]: a for a in master["completedapps"]}
     assert app in done, f"{app} not among the master's completed applications"
     assert done[app]["name"] == f"vygoda-{run['job']}-{run['run_id']}"
     assert done[app]["state"] == "FINISHED"
 
 
-def test_history_server_shows_the_run_with_its_jobs_succeeded(finished_run):
+def test_history_server_shows_the_run_with_its_jobs_succeeded(cluster, finished_run):
     _, run = finished_run
     app = run["spark_app_id"]
-    assert run["spark_ui"] == f"{SPARK['history_url']}/history/{app}/jobs/"
-    api = f"{SPARK['history_url']}/api/v1/applications"
+    assert run["spark_ui"] == f"{cluster['history_url']}/history/{app}/jobs/"
+    api = f"{cluster['history_url']}/api/v1/applications"
 
     def listed():
         apps = requests.get(api, params={"status": "completed"}, timeout=10).json()
@@ -98,10 +102,10 @@ def test_logs_point_at_the_application(finished_run):
     assert f"spark application {run['spark_app_id']}, history {run['spark_ui']}" in logs.splitlines()[0]
 
 
-def test_packages_resolve_from_maven_central_at_the_runtime_version(tmp_path):
+def test_packages_resolve_from_maven_central_at_the_runtime_version(cluster, tmp_path):
     """A job that wants a Spark package (spark-avro) names it in its `conf`; the driver's run on the
     cluster resolves it from Maven Central at the version of the pyspark the platform runs."""
-    version = subprocess.run([SPARK["python"], "-c", "import pyspark; print(pyspark.__version__)"],
+    version = subprocess.run([cluster["python"], "-c", "import pyspark; print(pyspark.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
     _, proc = run_job(tmp_path, f"packages-{uuid.uuid4().hex[:8]}", f"""
 script = "{REPO / 'tests' / 'fixtures' / 'spark_avro_roundtrip.py'}"
