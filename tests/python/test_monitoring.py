@@ -425,10 +425,12 @@ def services(platform):
         return all((r := prom_query(platform, f'up{{job="{job}"}}')) and r[0]["value"][1] == "1"
                    for job in SERVICES)
 
-    wait_for("every vygoda service scraped by Prometheus", scraped, 60)
-    yield
-    if not before:
-        subprocess.run([*ctl, "services", "stop"], check=True, cwd=PLATFORM_REPO)
+    try:
+        wait_for("every vygoda service scraped by Prometheus", scraped, 60)
+        yield
+    finally:  # also when they never got scraped: the setup failed, the services still run
+        if not before:
+            subprocess.run([*ctl, "services", "stop"], check=True, cwd=PLATFORM_REPO)
 
 
 @pytest.mark.parametrize("title, expr", list(dashboard_targets()))

@@ -1,4 +1,7 @@
-"""`make down && make up` keeps the data: Kafka records, HDFS files, credentials and CA."""
+"""`make down && make up` keeps the data: Kafka records, HDFS files, credentials and CA.
+
+The test takes the shared platform down; whatever it finds, its fixture brings the platform back
+up before the next test runs."""
 import json
 import socket
 import subprocess
@@ -7,6 +10,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import platform_facts
+import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,11 +26,20 @@ def _port_open(addr: str) -> bool:
         return s.connect_ex((host, int(port))) == 0
 
 
-def test_down_then_up_keeps_kafka_and_hdfs_data():
+@pytest.fixture
+def up_again_after():
+    """After the test, `ctl up` if any part of the platform is down: an assertion between the
+    test's `down` and its `up` must not leave the rest of the suite without a platform."""
+    yield
+    if platform_facts.down(platform_facts.facts()):
+        up = subprocess.run([*CTL, "up"], capture_output=True, text=True, timeout=900)
+        assert up.returncode == 0, f"bringing the platform back up failed: {up.stdout}{up.stderr}"
+
+
+def test_down_then_up_keeps_kafka_and_hdfs_data(platform, up_again_after):
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    platform = json.loads((STATE / "platform.json").read_text())
     conf = {"bootstrap.servers": platform["clusters"]["prod"]["bootstrap"],
             **platform["principals"]["admin"]["kafka"]}
     topic = f"test-persist-{uuid.uuid4().hex[:12]}"
