@@ -83,6 +83,84 @@ fn a_broken_array_element_costs_only_itself() {
 }
 
 #[test]
-fn corpus_covers_at_least_twenty_cases() {
-    assert!(expected()["mixed.ndjson"]["bad"].as_array().unwrap().len() >= 20);
+fn corpus_covers_at_least_forty_cases() {
+    assert!(expected()["mixed.ndjson"]["bad"].as_array().unwrap().len() >= 40);
+}
+
+/// The edge cases that must be accepted (BOM at the start of the file, a CRLF line, a name mixing
+/// Latin and Cyrillic look-alikes, …) are valid records at their index.
+#[test]
+fn accepted_edge_cases_are_valid() {
+    let exp = &expected()["mixed.ndjson"];
+    let bytes = std::fs::read(data("bad-products/mixed.ndjson")).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "the file starts with a BOM"
+    );
+    let v = validate("mixed.ndjson", &bytes);
+    let accepted = exp["accepted"].as_array().unwrap();
+    assert!(accepted.len() >= 4);
+    for case in accepted {
+        let label = case["label"].as_str().unwrap();
+        let index = case["index"].as_u64().unwrap() as usize;
+        let hit = v.valid.iter().find(|r| r.index == index);
+        assert_eq!(
+            hit.map(|r| r.product_id.as_str()),
+            case["id"].as_str(),
+            "{label}"
+        );
+    }
+}
+
+fn good_line() -> String {
+    // The first line (after the BOM) is good-1; the file as a whole is not UTF-8 on purpose.
+    let bytes = std::fs::read(data("bad-products/mixed.ndjson")).unwrap();
+    let first = bytes[3..].split(|&b| b == b'\n').next().unwrap();
+    String::from_utf8(first.to_vec()).unwrap()
+}
+
+/// A 10 MB description: the record is refused by its size before it is parsed (the reason names
+/// the size and the limit), and the good neighbours on both sides still go.
+#[test]
+fn ten_megabyte_record_costs_only_itself() {
+    let good = good_line();
+    let mut product: Value = serde_json::from_str(&good).unwrap();
+    product["product_id"] = "huge".into();
+    product["description"] = "д".repeat(5 * 1024 * 1024).into();
+    let huge = product.to_string();
+    assert!(huge.len() > 10_000_000);
+    let file = format!("{good}\n{huge}\n{}\n", good.replace("good-1", "good-after"));
+    let v = validate("big.ndjson", file.as_bytes());
+    let valid: Vec<&str> = v.valid.iter().map(|r| r.product_id.as_str()).collect();
+    assert_eq!(valid, vec!["good-1", "good-after"]);
+    assert_eq!(v.rejected.len(), 1);
+    let r = &v.rejected[0];
+    assert_eq!((r.index, r.line), (1, 2));
+    let e = &r.errors[0];
+    assert_eq!(serde_json::to_value(e.kind).unwrap(), "too_large");
+    assert!(
+        e.reason.contains("1048576") && e.reason.contains(&huge.len().to_string()),
+        "{}",
+        e.reason
+    );
+}
+
+/// 10,000 nested arrays: serde_json's recursion limit turns it into a per-record error naming
+/// the field, not a stack overflow, and the neighbours still go.
+#[test]
+fn deep_nesting_costs_only_its_record() {
+    let good = good_line();
+    let deep = good.replacen(
+        "\"tags\": [",
+        &format!("\"tags\": [{}{}, ", "[".repeat(10_000), "]".repeat(10_000)),
+        1,
+    );
+    let file = format!("{good}\n{deep}\n{good}\n");
+    let v = validate("deep.ndjson", file.as_bytes());
+    assert_eq!(v.valid.len(), 2);
+    let e = &v.rejected[0].errors[0];
+    assert_eq!(
+        (e.field.as_str(), serde_json::to_value(e.kind).unwrap()),
+        ("tags", Value::from("too_deep"))
+    );
 }

@@ -6,6 +6,8 @@
 //! and lossless, so the ban filter and the tests see exactly what the shop sent (timestamps in
 //! UTC milliseconds, money as a scale-2 decimal).
 
+mod chars;
+mod json;
 mod money;
 mod parse;
 
@@ -58,7 +60,8 @@ pub struct Image {
     pub alt: Option<String>,
 }
 
-/// What went wrong with a field (stable, machine-readable; the report and tests use it).
+/// What went wrong with a field (stable, machine-readable; the report and tests use it). The
+/// `reason` next to it says what was wrong and what to do.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -78,6 +81,13 @@ pub enum ErrorKind {
     UnknownCurrency,
     UnknownField,
     Inconsistent,
+    /// The same key twice in one object (`"price"` sent twice): ambiguous, never "last wins".
+    DuplicateKey,
+    /// JSON nested deeper than the parser's limit (128 levels) inside the field.
+    TooDeep,
+    /// An invisible or control character in text (zero-width, bidi override, BOM, C0/C1
+    /// control): the reason names the code point.
+    ForbiddenCharacter,
 }
 
 /// One problem of one field: `field` is a path such as `price.amount` or `images[1].url`

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chrono::DateTime;
 use serde_json::{Map, Value};
 
+use super::chars::{self, Chars};
 use super::{Amount, ErrorKind, FieldError, Image, Price, Product, Stock};
 use ErrorKind::*;
 
@@ -74,7 +75,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Product, Vec<FieldError>> {
             "",
             TooLarge,
             format!(
-                "record is {} bytes; the limit is {} (1 MiB)",
+                "record is {} bytes; the limit is {} (1 MiB): shorten its text (a description holds at most 64 KiB)",
                 bytes.len(),
                 LIMITS.record_bytes
             ),
@@ -90,13 +91,8 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Product, Vec<FieldError>> {
             ),
         )]
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        vec![FieldError::new(
-            "",
-            MalformedJson,
-            format!("malformed JSON: {e}"),
-        )]
-    })?;
+    // Duplicate keys, numbers beyond f64 and too-deep nesting are reported with their field.
+    let value = super::json::read(text)?;
     parse(&value)
 }
 
@@ -113,18 +109,22 @@ pub fn parse(value: &Value) -> Result<Product, Vec<FieldError>> {
     for key in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
         c.err(key, UnknownField, "unknown field; the products schema has no place for it (ask the platform team to evolve products-value)");
     }
-    let product_id = c.req_str(obj, "", "product_id", LIMITS.id_chars);
+    let product_id = c.req_str(obj, "", "product_id", LIMITS.id_chars, Chars::Visible);
     if let Some(id) = &product_id {
-        if id.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        // The id is the Kafka key and a path segment of the CLIENT API (/v1/products/{id}).
+        if let Some(ch) = id
+            .chars()
+            .find(|&ch| ch.is_whitespace() || ch == '/' || ch == '\\')
+        {
             c.err(
                 "product_id",
                 InvalidFormat,
-                "must not contain whitespace or control characters",
+                format!("contains {ch:?}; an id must not contain whitespace, `/` or `\\`: use `-` or `_` instead"),
             );
         }
     }
-    let name = c.req_str(obj, "", "name", LIMITS.name_chars);
-    let description = c.opt_str(obj, "", "description", usize::MAX);
+    let name = c.req_str(obj, "", "name", LIMITS.name_chars, Chars::Visible);
+    let description = c.opt_str(obj, "", "description", usize::MAX, Chars::Text);
     if let Some(d) = &description {
         if d.len() > LIMITS.description_bytes {
             c.err(
@@ -139,10 +139,10 @@ pub fn parse(value: &Value) -> Result<Product, Vec<FieldError>> {
         }
     }
     let price = c.object(obj, "", "price", true).and_then(|p| c.price(p));
-    let category = c.req_str(obj, "", "category", LIMITS.short_chars);
-    let brand = c.opt_str(obj, "", "brand", LIMITS.short_chars);
+    let category = c.req_str(obj, "", "category", LIMITS.short_chars, Chars::Visible);
+    let brand = c.opt_str(obj, "", "brand", LIMITS.short_chars, Chars::Visible);
     let stock = c.object(obj, "", "stock", true).and_then(|s| c.stock(s));
-    let sku = c.opt_str(obj, "", "sku", LIMITS.sku_chars);
+    let sku = c.opt_str(obj, "", "sku", LIMITS.sku_chars, Chars::Visible);
     let tags = c.tags(obj);
     let images = c.images(obj);
     let specifications = c.specs(obj);
@@ -153,8 +153,8 @@ pub fn parse(value: &Value) -> Result<Product, Vec<FieldError>> {
             c.err("updated_at", Inconsistent, "is before created_at");
         }
     }
-    let index = c.opt_str(obj, "", "index", LIMITS.short_chars);
-    let store_id = c.req_str(obj, "", "store_id", LIMITS.sku_chars);
+    let index = c.opt_str(obj, "", "index", LIMITS.short_chars, Chars::Visible);
+    let store_id = c.req_str(obj, "", "store_id", LIMITS.sku_chars, Chars::Visible);
 
     match (
         product_id, name, price, category, stock, created_at, store_id,
@@ -242,6 +242,7 @@ impl Checker {
         path: &str,
         max_chars: usize,
         allow_empty: bool,
+        policy: Chars,
     ) -> Option<String> {
         let Some(s) = v.as_str() else {
             self.err(
@@ -251,8 +252,20 @@ impl Checker {
             );
             return None;
         };
+        if let Some(reason) = chars::forbidden(s, policy) {
+            self.err(path, ForbiddenCharacter, reason);
+            return None;
+        }
         if !allow_empty && s.trim().is_empty() {
-            self.err(path, Empty, "must not be empty");
+            self.err(
+                path,
+                Empty,
+                if s.is_empty() {
+                    "must not be empty"
+                } else {
+                    "must not be empty or only whitespace"
+                },
+            );
             return None;
         }
         let chars = s.chars().count();
@@ -273,10 +286,11 @@ impl Checker {
         prefix: &str,
         name: &str,
         max: usize,
+        policy: Chars,
     ) -> Option<String> {
         let path = join(prefix, name);
         let v = self.get(obj, &path, true)?;
-        self.string(v, &path, max, false)
+        self.string(v, &path, max, false, policy)
     }
 
     fn opt_str(
@@ -285,10 +299,11 @@ impl Checker {
         prefix: &str,
         name: &str,
         max: usize,
+        policy: Chars,
     ) -> Option<String> {
         let path = join(prefix, name);
         let v = self.get(obj, &path, false)?;
-        self.string(v, &path, max, true)
+        self.string(v, &path, max, true, policy)
     }
 
     fn object<'v>(
@@ -357,9 +372,14 @@ impl Checker {
         self.unknown(p, "price", &["amount", "currency"]);
         let amount = self.get(p, "price.amount", true).and_then(|v| {
             let parsed = match v {
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) => Amount::parse(&i.to_string()),
-                    None => Amount::parse(&n.to_string()),
+                Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => Amount::parse(&i.to_string()),
+                    // 1e30 or 18446744073709551616: out of range, not "not a decimal".
+                    (None, Some(f)) if f.abs() >= 1e10 => Err((
+                        OutOfRange,
+                        format!("`{n}` is too large; the maximum is 9999999999.99"),
+                    )),
+                    (None, _) => Amount::parse(&n.to_string()),
                 },
                 Value::String(s) => Amount::parse(s),
                 other => Err((
@@ -374,12 +394,28 @@ impl Checker {
                 .map_err(|(kind, reason)| self.err("price.amount", kind, reason))
                 .ok()
         });
-        let currency = self
-            .get(p, "price.currency", true)
-            .and_then(|v| self.string(v, "price.currency", LIMITS.short_chars, false));
+        let currency = self.get(p, "price.currency", true).and_then(|v| {
+            self.string(
+                v,
+                "price.currency",
+                LIMITS.short_chars,
+                false,
+                Chars::Visible,
+            )
+        });
         let currency = currency.and_then(|c| {
+            let upper = c.to_ascii_uppercase();
             if super::is_currency(&c) {
                 Some(c)
+            } else if super::is_currency(&upper) {
+                self.err(
+                    "price.currency",
+                    UnknownCurrency,
+                    format!(
+                        "`{c}` is not upper-case; ISO 4217 codes are upper-case: send `{upper}`"
+                    ),
+                );
+                None
             } else {
                 self.err(
                     "price.currency",
@@ -396,6 +432,24 @@ impl Checker {
     }
 
     fn int(&mut self, v: &Value, path: &str) -> Option<i32> {
+        // Whole numbers beyond i64 (18446744073709551616, 1e30) arrive as u64 or f64.
+        let whole_beyond_i64 = match v {
+            Value::Number(n) if n.as_i64().is_none() => {
+                n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
+            _ => false,
+        };
+        if whole_beyond_i64 {
+            self.err(
+                path,
+                OutOfRange,
+                format!(
+                    "{v} is out of range; stock counts are whole numbers from 0 to {}",
+                    i32::MAX
+                ),
+            );
+            return None;
+        }
         let Some(n) = v.as_i64() else {
             self.err(
                 path,
@@ -459,7 +513,15 @@ impl Checker {
         let tags: Vec<Option<String>> = items
             .iter()
             .enumerate()
-            .map(|(i, t)| self.string(t, &format!("tags[{i}]"), LIMITS.tag_chars, false))
+            .map(|(i, t)| {
+                self.string(
+                    t,
+                    &format!("tags[{i}]"),
+                    LIMITS.tag_chars,
+                    false,
+                    Chars::Visible,
+                )
+            })
             .collect();
         tags.into_iter().collect()
     }
@@ -482,9 +544,9 @@ impl Checker {
             };
             self.unknown(img, &prefix, &["url", "alt"]);
             let url = self
-                .req_str(img, &prefix, "url", LIMITS.url_chars)
+                .req_str(img, &prefix, "url", LIMITS.url_chars, Chars::Visible)
                 .and_then(|u| self.url(&u, &format!("{prefix}.url")));
-            let alt = self.opt_str(img, &prefix, "alt", LIMITS.alt_chars);
+            let alt = self.opt_str(img, &prefix, "alt", LIMITS.alt_chars, Chars::Text);
             if let Some(url) = url {
                 out.push(Image { url, alt });
             }
@@ -540,6 +602,10 @@ impl Checker {
                 self.err(&path, Empty, "specification names must not be empty");
                 continue;
             }
+            if let Some(reason) = chars::forbidden(k, Chars::Visible) {
+                self.err(&path, ForbiddenCharacter, format!("the name {reason}"));
+                continue;
+            }
             if k.chars().count() > LIMITS.spec_key_chars {
                 self.err(
                     &path,
@@ -548,7 +614,7 @@ impl Checker {
                 );
                 continue;
             }
-            if let Some(s) = self.string(val, &path, LIMITS.spec_value_chars, true) {
+            if let Some(s) = self.string(val, &path, LIMITS.spec_value_chars, true, Chars::Text) {
                 out.insert(k.clone(), s);
             }
         }
@@ -569,6 +635,14 @@ impl Checker {
             return None;
         };
         match DateTime::parse_from_rfc3339(s) {
+            Ok(t) if t.timestamp_millis() < 0 => {
+                self.err(
+                    name,
+                    OutOfRange,
+                    format!("`{s}` is before 1970-01-01T00:00:00Z; a product cannot be that old: check the date (or its year)"),
+                );
+                None
+            }
             Ok(t) => Some(t.timestamp_millis()),
             Err(e) => {
                 self.err(name, InvalidFormat, format!("`{s}` is not an ISO 8601 date-time with offset (2024-01-15T10:30:00Z): {e}"));

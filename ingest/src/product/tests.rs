@@ -206,3 +206,58 @@ proptest! {
         prop_assert_eq!(Product::from_avro(value).map_err(|e| TestCaseError::fail(e.to_string()))?, p);
     }
 }
+
+#[test]
+fn edge_values_name_their_field() {
+    let one = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = sample();
+        edit(&mut v);
+        parse(&v).unwrap_err().remove(0)
+    };
+    let e = one(&|v| v["stock"]["available"] = json!(18_446_744_073_709_551_615u64));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("stock.available", ErrorKind::OutOfRange)
+    );
+    let e = one(&|v| v["stock"]["reserved"] = json!(1e30));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("stock.reserved", ErrorKind::OutOfRange)
+    );
+    let e = one(&|v| v["stock"]["available"] = json!(2.5));
+    assert_eq!(e.kind, ErrorKind::WrongType);
+    let e = one(&|v| v["price"]["amount"] = json!(1e30));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("price.amount", ErrorKind::OutOfRange)
+    );
+    let e = one(&|v| v["price"]["currency"] = json!("rub"));
+    assert_eq!(e.kind, ErrorKind::UnknownCurrency);
+    assert!(
+        e.reason.contains("upper-case") && e.reason.contains("`RUB`"),
+        "{}",
+        e.reason
+    );
+    let e = one(&|v| v["created_at"] = json!("0001-01-01T00:00:00Z"));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("created_at", ErrorKind::OutOfRange)
+    );
+    let e = one(&|v| v["name"] = json!("Ori\u{200B}on"));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("name", ErrorKind::ForbiddenCharacter)
+    );
+    assert!(e.reason.contains("U+200B"), "{}", e.reason);
+    let e = one(&|v| v["specifications"] = json!({"Ве\u{200B}с": "5"}));
+    assert_eq!(e.kind, ErrorKind::ForbiddenCharacter);
+    let e = one(&|v| v["product_id"] = json!("a\\b"));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("product_id", ErrorKind::InvalidFormat)
+    );
+    // Confusables are accepted (see chars.rs): a Latin `a` in a Cyrillic word.
+    let mut v = sample();
+    v["name"] = json!("Умные чaсы XYZ");
+    assert!(parse(&v).is_ok());
+}
