@@ -1,12 +1,18 @@
 //! The Confluent Schema Registry REST API over [`Registry`]: routes, query flags, bodies and
 //! Confluent-shaped answers (`application/vnd.schemaregistry.v1+json`, `{"error_code", "message"}`).
+//!
+//! Request bodies are read only when their `Content-Type` is one Confluent accepts (or absent)
+//! and only up to [`MAX_BODY_BYTES`]; anything else gets a Confluent-shaped 415 or 413 before the
+//! body is buffered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +28,20 @@ use crate::schema::AVRO;
 use crate::store::{Store, Version};
 
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// The largest request body read: 1 MiB. A schema with thousands of fields is a few hundred KiB;
+/// the platform's largest (`products-value`) is 5 KiB. A bigger body is answered 413 after at
+/// most this many bytes are read.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Request body types Confluent's REST API consumes (`application/octet-stream` is its generic
+/// request type; a body without a `Content-Type` is read as that). The body is JSON whichever.
+pub const ACCEPTED_CONTENT_TYPES: [&str; 4] = [
+    CONTENT_TYPE,
+    "application/vnd.schemaregistry+json",
+    "application/json",
+    "application/octet-stream",
+];
 
 /// Everything a handler needs.
 #[derive(Debug)]
@@ -86,6 +106,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
             get(|| async { reply(json!({"mode": "READWRITE"})) }),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), observe::<S>))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async { ApiError::not_found_route() })
         .with_state(state)
 }
@@ -206,10 +227,66 @@ impl IntoResponse for ApiError {
             tracing::error!(%error, "store failure");
         }
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({"error_code": code, "message": self.0.to_string()});
-        let mut response = (status, body_of(&body)).into_response();
-        set_content_type(&mut response);
-        response
+        error_response(status, code, self.0.to_string())
+    }
+}
+
+/// `{"error_code", "message"}` with the registry's content type.
+fn error_response(status: StatusCode, code: u32, message: String) -> Response {
+    let body = json!({"error_code": code, "message": message});
+    let mut response = (status, body_of(&body)).into_response();
+    set_content_type(&mut response);
+    response
+}
+
+/// Extractor: the request body, if its content type is accepted and it fits the limit.
+#[derive(Debug)]
+struct Body(Bytes);
+
+impl<T: Send + Sync> FromRequest<T> for Body {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &T) -> Result<Self, Self::Rejection> {
+        if let Some(value) = request.headers().get(header::CONTENT_TYPE) {
+            let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            let essence = text
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            if !ACCEPTED_CONTENT_TYPES.contains(&essence.as_str()) {
+                return Err(error_response(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    415,
+                    format!(
+                        "Unsupported Content-Type `{text}`: send the JSON body as {}",
+                        ACCEPTED_CONTENT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        413,
+                        format!(
+                            "Request body too large: the limit is {MAX_BODY_BYTES} bytes (1 MiB); \
+                             a schema that big is almost certainly not one: check what is sent"
+                        ),
+                    )
+                } else {
+                    error_response(
+                        StatusCode::BAD_REQUEST,
+                        400,
+                        format!("Invalid request: cannot read the request body: {rejection}"),
+                    )
+                }
+            })
     }
 }
 
@@ -268,9 +345,10 @@ impl Flags {
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+/// The body as `T`; `shape` says what the body should look like, for the error message.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        let message = format!("request body is not the expected JSON: {e}");
+        let message = format!("request body is not the expected JSON ({e}); send {shape}");
         if e.is_data() {
             ApiError(RegistryError::InvalidSchema(message))
         } else {
@@ -278,6 +356,9 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiErro
         }
     })
 }
+
+const SCHEMA_BODY: &str =
+    r#"{"schema": "<the Avro schema as a JSON string>"} (optionally with "schemaType": "AVRO")"#;
 
 fn version_json(v: &Version) -> Value {
     json!({"subject": v.subject, "version": v.version, "id": v.id, "schema": v.schema})
@@ -373,9 +454,9 @@ async fn lookup<S: Store>(
     State(app): App<S>,
     Path(subject): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Answer {
-    let request: SchemaRequest = parse_body(&body)?;
+    let request: SchemaRequest = parse_body(&body, SCHEMA_BODY)?;
     let found = app
         .registry
         .lookup(&subject, &request, Flags(q).on("deleted"))
@@ -387,7 +468,7 @@ async fn register<S: Store>(
     State(app): App<S>,
     Principal(who): Principal,
     Path(subject): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Answer {
     if !app.policy.may_register(&who, &subject) {
         return Err(ApiError(RegistryError::Forbidden(format!(
@@ -395,7 +476,7 @@ async fn register<S: Store>(
              subject's topic (`<topic>-value`/`-key`) in kafka/acls.toml"
         ))));
     }
-    let request: SchemaRequest = parse_body(&body)?;
+    let request: SchemaRequest = parse_body(&body, SCHEMA_BODY)?;
     let registered = app.registry.register(&subject, &request).await?;
     tracing::debug!(
         principal = who,
@@ -491,7 +572,7 @@ async fn check_all<S: Store>(
     State(app): App<S>,
     Path(subject): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Answer {
     compatibility(&app, &subject, None, &Flags(q), &body).await
 }
@@ -500,7 +581,7 @@ async fn check_version<S: Store>(
     State(app): App<S>,
     Path((subject, version)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Answer {
     let spec = VersionSpec::parse(&version)?;
     compatibility(&app, &subject, Some(spec), &Flags(q), &body).await
@@ -513,7 +594,7 @@ async fn compatibility<S: Store>(
     flags: &Flags,
     body: &Bytes,
 ) -> Answer {
-    let request: SchemaRequest = parse_body(body)?;
+    let request: SchemaRequest = parse_body(body, SCHEMA_BODY)?;
     let messages = app.registry.check(subject, spec, &request).await?;
     let mut answer = json!({"is_compatible": messages.is_empty()});
     if flags.on("verbose") {
@@ -530,7 +611,7 @@ struct LevelRequest {
 }
 
 async fn set_level<S: Store>(app: &AppState<S>, subject: Option<&str>, body: &Bytes) -> Answer {
-    let request: LevelRequest = parse_body(body)?;
+    let request: LevelRequest = parse_body(body, r#"{"compatibility": "BACKWARD"}"#)?;
     let text = request
         .compatibility
         .or(request.compatibility_level)
@@ -548,7 +629,11 @@ async fn global_level<S: Store>(State(app): App<S>) -> Answer {
     Ok(reply(json!({"compatibilityLevel": level})))
 }
 
-async fn set_global_level<S: Store>(State(app): App<S>, Admin(_): Admin, body: Bytes) -> Answer {
+async fn set_global_level<S: Store>(
+    State(app): App<S>,
+    Admin(_): Admin,
+    Body(body): Body,
+) -> Answer {
     set_level(&app, None, &body).await
 }
 
@@ -573,7 +658,7 @@ async fn set_subject_level<S: Store>(
     State(app): App<S>,
     Admin(_): Admin,
     Path(subject): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Answer {
     set_level(&app, Some(&subject), &body).await
 }

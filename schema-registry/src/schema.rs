@@ -42,12 +42,120 @@ pub fn candidate(text: &str, schema_type: Option<&str>) -> Result<Candidate, Sch
         }
     }
     let value: Value = serde_json::from_str(text).map_err(|e| SchemaError::Json(e.to_string()))?;
-    let avro = apache_avro::Schema::parse(&value).map_err(|e| SchemaError::Avro(e.to_string()))?;
+    check_names(&value, "the schema")?;
+    // apache-avro 0.21 unwraps in places (names it did not expect); a schema must never take
+    // the request down, so a panic is one more invalid schema.
+    let avro = std::panic::catch_unwind(|| apache_avro::Schema::parse(&value))
+        .map_err(|_| {
+            SchemaError::Avro(
+                "the Avro parser could not read it (it failed internally); check names, types and \
+                 defaults against the Avro specification"
+                    .into(),
+            )
+        })?
+        .map_err(|e| SchemaError::Avro(e.to_string()))?;
     Ok(Candidate {
         canonical: canonical(&value),
         compact: compact(text),
         avro,
     })
+}
+
+const PRIMITIVES: [&str; 8] = [
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+];
+
+/// Avro's name rule: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Names separated by dots (`com.example.Order`).
+fn is_fullname(text: &str) -> bool {
+    text.split('.').all(is_name)
+}
+
+fn bad_name(what: &str, name: &str, at: &str) -> SchemaError {
+    SchemaError::Avro(format!(
+        "invalid {what} `{name}` in {at}: Avro names start with a letter or `_` and go on with \
+         letters, digits or `_` (full names and namespaces join such names with dots)"
+    ))
+}
+
+/// Every name, namespace, alias, enum symbol and named-type reference of a schema, checked
+/// before apache-avro sees them (it panics on some invalid names instead of refusing them).
+fn check_names(schema: &Value, at: &str) -> Result<(), SchemaError> {
+    let fullname = |what: &str, v: Option<&Value>, at: &str| match v {
+        Some(Value::String(n)) if !is_fullname(n) => Err(bad_name(what, n, at)),
+        _ => Ok(()),
+    };
+    let aliases = |v: Option<&Value>, simple: bool, at: &str| {
+        for alias in v.and_then(Value::as_array).into_iter().flatten() {
+            if let Some(a) = alias.as_str() {
+                if !(if simple { is_name(a) } else { is_fullname(a) }) {
+                    return Err(bad_name("alias", a, at));
+                }
+            }
+        }
+        Ok(())
+    };
+    match schema {
+        Value::String(t) if !PRIMITIVES.contains(&t.as_str()) && !is_fullname(t) => {
+            Err(bad_name("type name", t, at))
+        }
+        Value::Array(branches) => branches.iter().try_for_each(|b| check_names(b, at)),
+        Value::Object(o) => {
+            let kind = o.get("type");
+            match kind.and_then(Value::as_str) {
+                Some("record" | "error" | "enum" | "fixed") => {
+                    let name = o.get("name").and_then(Value::as_str).unwrap_or("?");
+                    let here = format!("{at} (type `{name}`)");
+                    fullname("name", o.get("name"), &here)?;
+                    if let Some(Value::String(ns)) = o.get("namespace") {
+                        if !ns.is_empty() && !is_fullname(ns) {
+                            return Err(bad_name("namespace", ns, &here));
+                        }
+                    }
+                    aliases(o.get("aliases"), false, &here)?;
+                    for symbol in o
+                        .get("symbols")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(s) = symbol.as_str().filter(|s| !is_name(s)) {
+                            return Err(bad_name("enum symbol", s, &here));
+                        }
+                    }
+                    for field in o
+                        .get("fields")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let fname = field.get("name").and_then(Value::as_str).unwrap_or("?");
+                        let there = format!("{here}, field `{fname}`");
+                        if !is_name(fname) {
+                            return Err(bad_name("field name", fname, &here));
+                        }
+                        aliases(field.get("aliases"), true, &there)?;
+                        if let Some(t) = field.get("type") {
+                            check_names(t, &there)?;
+                        }
+                    }
+                    Ok(())
+                }
+                Some("array") => o.get("items").map_or(Ok(()), |i| check_names(i, at)),
+                Some("map") => o.get("values").map_or(Ok(()), |v| check_names(v, at)),
+                _ => kind.map_or(Ok(()), |k| check_names(k, at)),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parse a schema that is already stored (it was validated when it was registered).
@@ -165,6 +273,49 @@ mod tests {
             candidate(r#""string""#, Some("PROTOBUF")),
             Err(SchemaError::UnsupportedType(_))
         ));
+    }
+
+    #[test]
+    fn invalid_names_are_refused_not_panicked_on() {
+        for (schema, name) in [
+            (r#"{"type":"record","name":"1abc","fields":[]}"#, "1abc"),
+            (r#"{"type":"foo-bar"}"#, "foo-bar"),
+            (r#"["null", "a b"]"#, "a b"),
+            (
+                r#"{"type":"record","name":"R","namespace":"x..y","fields":[]}"#,
+                "x..y",
+            ),
+            (
+                r#"{"type":"record","name":"R","aliases":["9z"],"fields":[]}"#,
+                "9z",
+            ),
+            (
+                r#"{"type":"record","name":"R","fields":[{"name":"a-b","type":"int"}]}"#,
+                "a-b",
+            ),
+            (
+                r#"{"type":"enum","name":"E","symbols":["ok","no way"]}"#,
+                "no way",
+            ),
+            (
+                r#"{"type":"array","items":{"type":"fixed","name":"$","size":1}}"#,
+                "$",
+            ),
+        ] {
+            match candidate(schema, None) {
+                Err(SchemaError::Avro(m)) => assert!(m.contains(&format!("`{name}`")), "{m}"),
+                other => panic!("{schema}: {other:?}"),
+            }
+        }
+        for ok in [
+            r#"{"type":"record","name":"a.b.R","namespace":"","fields":[{"name":"_x1","type":"a.b.R2"}]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"n","type":{"type":"long","logicalType":"timestamp-millis"}}]}"#,
+        ] {
+            assert!(
+                !matches!(candidate(ok, None), Err(SchemaError::Avro(m)) if m.contains("invalid")),
+                "{ok}"
+            );
+        }
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
