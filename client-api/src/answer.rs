@@ -10,7 +10,8 @@ use crate::query::{self, Hit, Recommended, Search};
 use crate::record::{Kind, Request};
 use crate::store::{Store, StoreError};
 
-/// What the asker got wrong; the text says what to send instead.
+/// What the asker got wrong; the text starts with the parameter's name (as the HTTP API spells
+/// it) and says what to send instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub String);
@@ -38,6 +39,40 @@ pub struct SearchParams {
 
 const LIMITS: std::ops::RangeInclusive<i64> = 1..=1000;
 
+/// The longest search text, in characters. Longer is refused, not truncated: no product name is
+/// that long (names are at most 512 characters and a search matches words, not whole texts), and
+/// every word of the text costs full-text and trigram work on every search.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+/// The longest category or brand filter: the SHOP API's limit for both, so longer can match
+/// nothing.
+pub const MAX_FILTER_CHARS: usize = 128;
+
+/// Refuse control characters (U+0000 cannot even be stored in PostgreSQL text; the others have
+/// no place in a search or an id).
+pub fn plain(name: &str, text: &str) -> Result<(), Invalid> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(Invalid(format!(
+            "{name}: contains U+{:04X}, a control character; send plain text",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A filter's text, trimmed; None when empty.
+fn filter(name: &str, text: &str) -> Result<Option<String>, Invalid> {
+    plain(name, text)?;
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars > MAX_FILTER_CHARS {
+        return Err(Invalid(format!(
+            "{name}: {chars} characters; the limit is {MAX_FILTER_CHARS}, no product has a longer one"
+        )));
+    }
+    Ok(Some(text.to_owned()).filter(|t| !t.is_empty()))
+}
+
 fn limit(limit: i64) -> Result<i64, Invalid> {
     if LIMITS.contains(&limit) {
         Ok(limit)
@@ -56,48 +91,73 @@ fn cents(name: &str, text: &str) -> Result<Option<i64>, Invalid> {
         .map_err(|(_, why)| Invalid(format!("{name} {text}: {why}")))
 }
 
-fn user_or_anonymous(user: &str) -> String {
-    match user.trim() {
+fn user_or_anonymous(user: &str) -> Result<String, Invalid> {
+    plain("user", user)?;
+    Ok(match user.trim() {
         "" => "anonymous".to_owned(),
         u => u.to_owned(),
-    }
+    })
 }
 
 impl Ask {
+    /// The search text is plain text whatever it holds (`'`, `&`, `:*`, `--` …): it is bound as
+    /// a parameter and read by `websearch_to_tsquery`, which never fails on syntax.
     pub fn search(p: SearchParams) -> Result<Ask, Invalid> {
+        plain("q", &p.text)?;
         let text = p.text.trim();
         if text.is_empty() {
             return Err(Invalid(
-                "the search text is empty; say what to look for".into(),
+                "q: the search text is empty; say what to look for".into(),
             ));
+        }
+        let chars = text.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(Invalid(format!(
+                "q: the search text is {chars} characters; the limit is {MAX_QUERY_CHARS}: search for fewer words"
+            )));
+        }
+        let min_price_cents = cents("min_price", &p.min_price)?;
+        let max_price_cents = cents("max_price", &p.max_price)?;
+        if let (Some(min), Some(max)) = (min_price_cents, max_price_cents) {
+            if min > max {
+                return Err(Invalid(format!(
+                    "min_price {} is above max_price {}: nothing can match; swap them",
+                    p.min_price.trim(),
+                    p.max_price.trim()
+                )));
+            }
         }
         Ok(Ask::Search {
             search: Search {
                 text: text.to_owned(),
-                category: Some(p.category.trim().to_owned()).filter(|c| !c.is_empty()),
-                brand: Some(p.brand.trim().to_owned()).filter(|b| !b.is_empty()),
-                min_price_cents: cents("min-price", &p.min_price)?,
-                max_price_cents: cents("max-price", &p.max_price)?,
+                category: filter("category", &p.category)?,
+                brand: filter("brand", &p.brand)?,
+                min_price_cents,
+                max_price_cents,
                 in_stock: p.in_stock,
                 limit: limit(p.limit)?,
             },
-            user: user_or_anonymous(&p.user),
+            user: user_or_anonymous(&p.user)?,
         })
     }
 
     pub fn product(product_id: &str, user: &str) -> Result<Ask, Invalid> {
+        plain("product_id", product_id)?;
         match product_id.trim() {
-            "" => Err(Invalid("the product id is empty".into())),
+            "" => Err(Invalid("product_id: the product id is empty".into())),
             id => Ok(Ask::Product {
                 product_id: id.to_owned(),
-                user: user_or_anonymous(user),
+                user: user_or_anonymous(user)?,
             }),
         }
     }
 
     pub fn recommend(user: &str, n: i64) -> Result<Ask, Invalid> {
+        plain("user", user)?;
         match user.trim() {
-            "" => Err(Invalid("a user is required: whose recommendations?".into())),
+            "" => Err(Invalid(
+                "user: a user is required: whose recommendations?".into(),
+            )),
             u => Ok(Ask::Recommend {
                 user: u.to_owned(),
                 limit: limit(n)?,
@@ -252,7 +312,27 @@ mod tests {
         assert!(Ask::search(bad_price)
             .unwrap_err()
             .0
-            .starts_with("min-price cheap"));
+            .starts_with("min_price cheap"));
+        let swapped = SearchParams {
+            min_price: "100".into(),
+            max_price: "10".into(),
+            ..params("часы")
+        };
+        assert!(Ask::search(swapped)
+            .unwrap_err()
+            .0
+            .starts_with("min_price 100 is above max_price 10"));
+        assert!(Ask::search(params(&"ч".repeat(MAX_QUERY_CHARS))).is_ok());
+        assert!(Ask::search(params(&"ч".repeat(MAX_QUERY_CHARS + 1)))
+            .unwrap_err()
+            .0
+            .starts_with("q: the search text is 501 characters; the limit is 500"));
+        assert_eq!(
+            Ask::search(params("ча\0сы")).unwrap_err().0,
+            "q: contains U+0000, a control character; send plain text"
+        );
+        assert!(Ask::product("p\u{7}", "u").is_err());
+        assert!(Ask::recommend("u\0", 5).is_err());
         assert!(Ask::product(" ", "u").is_err());
         assert!(Ask::recommend("", 5).is_err());
         assert!(Ask::recommend("u1", 1001).is_err());

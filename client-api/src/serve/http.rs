@@ -7,12 +7,15 @@
 //! - `GET /health`
 //!
 //! Every question also takes `user` and `session` (recorded with the request). Errors are
-//! `{"error": "…"}`: 400 names the parameter, 503 means the store is down.
+//! `{"error": "…"}`: 400 names the parameter (the text starts with it), 503 means the store is
+//! down. The search text `q` is at most 500 characters ([`answer::MAX_QUERY_CHARS`]) and is plain
+//! text whatever it holds; no parameter may hold control characters.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -94,13 +97,32 @@ async fn search(State(app): App, Query(p): Params) -> Response {
     respond(&app, Kind::Search, ask, &p).await
 }
 
-async fn product(State(app): App, Path(id): Path<String>, Query(p): Params) -> Response {
-    let ask = Ask::product(&id, &text(&p, "user"));
+/// A path segment, or an [`Invalid`] naming it (e.g. `%FF`, not UTF-8 once decoded).
+fn segment(name: &str, path: Result<Path<String>, PathRejection>) -> Result<String, Invalid> {
+    path.map(|Path(value)| value).map_err(|rejection| {
+        Invalid(format!(
+            "{name}: {}; send it as percent-encoded UTF-8",
+            rejection.body_text()
+        ))
+    })
+}
+
+async fn product(
+    State(app): App,
+    id: Result<Path<String>, PathRejection>,
+    Query(p): Params,
+) -> Response {
+    let ask = segment("product_id", id).and_then(|id| Ask::product(&id, &text(&p, "user")));
     respond(&app, Kind::Product, ask, &p).await
 }
 
-async fn recommend(State(app): App, Path(user): Path<String>, Query(p): Params) -> Response {
-    let ask = limit(&p).and_then(|limit| Ask::recommend(&user, limit));
+async fn recommend(
+    State(app): App,
+    user: Result<Path<String>, PathRejection>,
+    Query(p): Params,
+) -> Response {
+    let ask = segment("user", user)
+        .and_then(|user| limit(&p).and_then(|limit| Ask::recommend(&user, limit)));
     respond(&app, Kind::Recommend, ask, &p).await
 }
 
@@ -113,6 +135,10 @@ async fn respond(
     params: &HashMap<String, String>,
 ) -> Response {
     let started = Instant::now();
+    let ask = ask.and_then(|ask| {
+        answer::plain("session", params.get("session").map_or("", String::as_str))?;
+        Ok(ask)
+    });
     let ask = match ask {
         Ok(ask) => ask,
         Err(Invalid(why)) => {
