@@ -5,6 +5,8 @@
 //! after themselves, so they run in parallel threads without `#[serial]`.
 
 mod kafka;
+pub mod metrics;
+pub mod poison;
 mod postgres;
 mod process;
 mod storage;
