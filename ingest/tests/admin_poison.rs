@@ -1,14 +1,16 @@
 //! The ADMIN CLI on a ban topic holding records it cannot read (written by a buggy producer, or
 //! restored from elsewhere): `ban list` shows each with where it is and why instead of failing,
 //! and `ban add` / `ban remove` still work, including removing an unreadable record by its key.
+//! The shared poison table (`vygoda_tests::poison`) runs through it between good bans.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{tp, Topics};
-use vygoda_ingest::admin::Outcome;
+use common::{registered_samples, tp, Topics};
+use vygoda_ingest::admin::{BanList, Outcome};
+use vygoda_tests::poison::{self, Consumer};
 use vygoda_tests::produce;
 
 fn kv(key: &str, value: &[u8]) -> vygoda_tests::KeyValue {
@@ -104,4 +106,77 @@ async fn unreadable_ban_records_are_listed_not_fatal() {
     );
     let left: Vec<Option<&str>> = after.unreadable.iter().map(|u| u.key.as_deref()).collect();
     assert_eq!(left, [Some("word:empty"), Some("word:unknown-id")]);
+}
+
+async fn listed(t: &Topics) -> BanList {
+    match t.admin(&["list"]).await {
+        Outcome::Listed(list) => list,
+        other => panic!("ban list: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_poison_table_is_listed_between_good_bans() {
+    let t = Topics::create("admin-poison-table", 1).await;
+    let (product, ban) = registered_samples(&t).await;
+    let poisons = poison::records(ban.pair(), product.pair());
+    let add = |brand: &'static str| {
+        let t = &t;
+        async move {
+            let out = t
+                .admin(&["add", "brand", brand, "--reason", "poison table"])
+                .await;
+            assert!(matches!(out, Outcome::Added { .. }), "{out:?}");
+        }
+    };
+    add("BeforePoison").await;
+    let records: Vec<vygoda_tests::KeyValue> = poisons
+        .iter()
+        .map(|p| (Some(p.key.clone()), p.value.clone()))
+        .collect();
+    produce(&tp().kafka_props("prod", "admin"), &t.bans.name, &records).await;
+    add("AfterPoison").await;
+
+    let expected: Vec<&str> = poisons
+        .iter()
+        .filter(|p| p.is_poison_for(Consumer::Admin))
+        .map(|p| p.key_str())
+        .collect();
+    let check = |list: &BanList| {
+        assert_eq!(
+            list.bans.keys().collect::<Vec<_>>(),
+            ["brand:afterpoison", "brand:beforepoison"],
+            "every good ban is listed, and no bad record as a ban"
+        );
+        let mut keys: Vec<&str> = list
+            .unreadable
+            .iter()
+            .map(|u| u.key.as_deref().unwrap_or_default())
+            .collect();
+        keys.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(
+            keys, want,
+            "each bad record listed once; the tombstone not at all"
+        );
+        for bad in &list.unreadable {
+            let p = poisons
+                .iter()
+                .find(|p| p.key_str() == bad.key.as_deref().unwrap())
+                .unwrap();
+            assert!(p.reason_matches(&bad.reason), "{}: {}", p.kind, bad.reason);
+            assert_eq!(
+                (bad.topic.as_str(), bad.partition),
+                (t.bans.name.as_str(), 0)
+            );
+        }
+    };
+    let first = listed(&t).await;
+    check(&first);
+    // Another invocation reads the same records again and trips over none of them.
+    let again = listed(&t).await;
+    check(&again);
+    let offsets = |l: &BanList| l.unreadable.iter().map(|u| u.offset).collect::<Vec<_>>();
+    assert_eq!(offsets(&first), offsets(&again));
 }

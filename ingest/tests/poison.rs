@@ -12,15 +12,10 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{catalogue, read_all, tp, Topics, WAIT};
 use serde_json::json;
-use vygoda_avro::registry::{Registry, RegistryArgs};
-use vygoda_avro::schemas;
-use vygoda_avro::wire::{split, Encoder};
-use vygoda_ingest::ban::{Ban, BanKind};
 use vygoda_tests::metrics::{free_local_addr, scrape, sum};
 use vygoda_tests::poison::{self, Consumer, Poison};
 use vygoda_tests::{eventually, produce, KeyValue, Record, ServiceProcess};
@@ -68,22 +63,6 @@ async fn add_brand_ban(t: &Topics, brand: &str) {
         matches!(out, vygoda_ingest::admin::Outcome::Added { .. }),
         "{out:?}"
     );
-}
-
-/// The schema id and one valid datum (unframed) of a registered schema.
-async fn datum(
-    registry: &Registry,
-    topic: &str,
-    text: &str,
-    schema: Arc<apache_avro::Schema>,
-    value: apache_avro::types::Value,
-) -> (u32, Vec<u8>) {
-    let encoder = Encoder::register(registry, &schemas::value_subject(topic), text, schema)
-        .await
-        .unwrap();
-    let framed = encoder.encode(value).unwrap();
-    let (id, datum) = split(&framed).unwrap();
-    (id, datum.to_vec())
 }
 
 fn as_records(poisons: &[Poison]) -> Vec<KeyValue> {
@@ -201,36 +180,9 @@ async fn settled(t: &Topics, ids: &[String]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_poison_is_dead_lettered_once_and_good_records_pass() {
     let t = Topics::create("poison", 2).await;
-    let config = RegistryArgs::default()
-        .resolve(Some(&tp().platform), "admin")
-        .unwrap();
-    let registry = Registry::new(config).unwrap();
-    let parsed = vygoda_ingest::product::parse(&product("poison-sample", "Норвейв")).unwrap();
-    let (product_id, product_datum) = datum(
-        &registry,
-        &t.products.name,
-        schemas::PRODUCTS,
-        schemas::products(),
-        parsed.to_avro(),
-    )
-    .await;
-    let ban = Ban {
-        kind: BanKind::Word,
-        value: "poison".into(),
-        reason: "sample".into(),
-        added_by: "test".into(),
-        added_at: 0,
-    };
-    let (ban_id, ban_datum) = datum(
-        &registry,
-        &t.bans.name,
-        schemas::PRODUCT_BANS,
-        schemas::product_bans(),
-        ban.to_avro(),
-    )
-    .await;
-    let product_poisons = poison::records((product_id, &product_datum), (ban_id, &ban_datum));
-    let ban_poisons = poison::records((ban_id, &ban_datum), (product_id, &product_datum));
+    let (product_sample, ban_sample) = common::registered_samples(&t).await;
+    let product_poisons = poison::records(product_sample.pair(), ban_sample.pair());
+    let ban_poisons = poison::records(ban_sample.pair(), product_sample.pair());
     let admin = tp().kafka_props("prod", "admin");
 
     add_brand_ban(&t, "PoisonBrandA").await;

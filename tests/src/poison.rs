@@ -31,6 +31,10 @@ pub enum Consumer {
     StoreSink,
     /// The mirror copies bytes and decodes nothing: no record is poison to it.
     Mirror,
+    /// The ADMIN CLI's `ban list/add/remove` on `product-bans`: decodes the latest record of
+    /// each key against the ProductBan schema and lists what it cannot read; a tombstone is a
+    /// removed ban and lists nothing.
+    Admin,
 }
 
 /// Every consumer that decodes values and so must dead-letter a value it cannot read.
@@ -39,6 +43,7 @@ const DECODERS: &[Consumer] = &[
     Consumer::BanFilterBans,
     Consumer::LakeWriter,
     Consumer::StoreSink,
+    Consumer::Admin,
 ];
 
 /// The consumers that resolve against a reader schema.
@@ -46,6 +51,7 @@ const RESOLVERS: &[Consumer] = &[
     Consumer::BanFilterProducts,
     Consumer::BanFilterBans,
     Consumer::StoreSink,
+    Consumer::Admin,
 ];
 
 /// The schema id of [`records`]' `unknown_schema_id`: no registry hands it out (ids count

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use vygoda_avro::registry::{Registry, RegistryArgs};
-use vygoda_avro::wire::Decoder;
+use vygoda_avro::schemas;
+use vygoda_avro::wire::{split, Decoder, Encoder};
+use vygoda_ingest::ban::{Ban, BanKind};
 use vygoda_ingest::product::Product;
 use vygoda_tests::{Record, ServiceProcess, TestPlatform, TopicGuard};
 
@@ -207,3 +209,64 @@ pub fn brand_of(p: &serde_json::Value) -> String {
 }
 
 pub const WAIT: Duration = Duration::from_secs(90);
+
+/// The schema id and one valid datum (unframed) of a schema registered for a test's topic:
+/// the "real" and "foreign" halves of the shared poison table (`vygoda_tests::poison`).
+pub struct Sample {
+    pub id: u32,
+    pub datum: Vec<u8>,
+}
+
+impl Sample {
+    pub fn pair(&self) -> (u32, &[u8]) {
+        (self.id, &self.datum)
+    }
+}
+
+/// A product and a ban, each registered under its topic's subject and encoded once.
+pub async fn registered_samples(t: &Topics) -> (Sample, Sample) {
+    let config = RegistryArgs::default()
+        .resolve(Some(&tp().platform), "admin")
+        .expect("registry config");
+    let registry = Registry::new(config).expect("registry client");
+    let sample = |topic: &str, text: &'static str, schema, value| {
+        let registry = &registry;
+        let subject = schemas::value_subject(topic);
+        async move {
+            let encoder = Encoder::register(registry, &subject, text, schema)
+                .await
+                .expect("register the sample's schema");
+            let framed = encoder.encode(value).expect("encode the sample");
+            let (id, datum) = split(&framed).expect("a framed sample");
+            Sample {
+                id,
+                datum: datum.to_vec(),
+            }
+        }
+    };
+    let mut p = catalogue()["100000"].clone();
+    p["product_id"] = serde_json::json!("poison-sample");
+    let parsed = vygoda_ingest::product::parse(&p).expect("the catalogue's product parses");
+    let product = sample(
+        &t.products.name,
+        schemas::PRODUCTS,
+        schemas::products(),
+        parsed.to_avro(),
+    )
+    .await;
+    let ban = Ban {
+        kind: BanKind::Word,
+        value: "poison".into(),
+        reason: "sample".into(),
+        added_by: "test".into(),
+        added_at: 0,
+    };
+    let ban = sample(
+        &t.bans.name,
+        schemas::PRODUCT_BANS,
+        schemas::product_bans(),
+        ban.to_avro(),
+    )
+    .await;
+    (product, ban)
+}
