@@ -33,6 +33,9 @@ def reexec_in_venv(argv: list) -> None:
     if os.environ.get(IN_VENV_FLAG):
         return
     python = paths.venv_dir() / "bin" / "python"
+    if not python.exists():
+        # A fresh machine, or platform/requirements.txt changed since the last install.
+        raise PlatformError(f"the platform is not installed ({python} missing): run `make up`")
     os.environ[IN_VENV_FLAG] = "1"
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *argv])
 
