@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := python3
 VENV := .vygoda/venv/bin/python
 
-.PHONY: help up down status reset demo test test-rust test-python lint fmt acls services
+.PHONY: help up down status reset demo test test-rust test-python lint fmt acls services fuzz
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,3 +51,6 @@ acls: ## regenerate kafka/generated/ (ACL and topic scripts) from kafka/acls.tom
 	for c in prod analytics; do target/debug/vygoda-acls render --cluster $$c > kafka/generated/acls-$$c.sh; \
 	  target/debug/vygoda-acls topics --cluster $$c > kafka/generated/topics-$$c.sh; done
 	target/debug/vygoda-acls check
+
+fuzz: ## fuzz the decoders and parsers, FUZZ_SECONDS (60) per target; nightly Rust; not part of test
+	fuzz/run.sh

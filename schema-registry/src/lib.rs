@@ -17,6 +17,11 @@ pub mod history;
 pub mod metrics;
 pub mod register_dir;
 pub mod registry;
+// Schema text → parsed candidate. The REST handlers are its only users; the fuzz targets reach it
+// through the test-only feature.
+#[cfg(feature = "testkit")]
+pub mod schema;
+#[cfg(not(feature = "testkit"))]
 pub(crate) mod schema;
 pub mod serve;
 pub mod store;
