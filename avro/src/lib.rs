@@ -7,6 +7,7 @@
 //! - [`source`]: [`source::SchemaSource`], for readers generic over where schemas come from.
 //! - [`schemas`]: the platform's schemas of `kafka/schemas/`, compiled in.
 
+pub mod datum;
 pub mod registry;
 pub mod schemas;
 pub mod source;

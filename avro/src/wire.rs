@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use apache_avro::types::Value;
 use apache_avro::Schema;
 
+use crate::datum::DatumError;
 use crate::registry::{Registry, RegistryError};
 
 pub const MAGIC: u8 = 0;
@@ -30,6 +31,10 @@ pub enum WireError {
         id: u32,
         source: Box<apache_avro::Error>,
     },
+    #[error(
+        "Avro datum does not decode with writer schema {id}: it ends inside a value (truncated)"
+    )]
+    Truncated { id: u32 },
     #[error("Avro datum of schema {id} leaves {extra} trailing bytes: corrupt or wrong schema id")]
     Trailing { id: u32, extra: usize },
     #[error("value does not match schema {id}: {source}")]
@@ -161,25 +166,17 @@ impl Decoder {
 
     /// Decode with an already-known writer schema (no I/O).
     pub fn decode_with(&self, payload: &[u8], writer: &Schema) -> Result<Value, WireError> {
-        let (id, mut datum) = split(payload)?;
+        let (id, datum) = split(payload)?;
         let reader = if self.is_identical(id, writer) {
             None
         } else {
             Some(&*self.reader)
         };
-        let value = apache_avro::from_avro_datum(writer, &mut datum, reader).map_err(|source| {
-            WireError::Decode {
-                id,
-                source: Box::new(source),
-            }
-        })?;
-        if !datum.is_empty() {
-            return Err(WireError::Trailing {
-                id,
-                extra: datum.len(),
-            });
-        }
-        Ok(value)
+        crate::datum::decode(writer, reader, datum).map_err(|e| match e {
+            DatumError::Avro(source) => WireError::Decode { id, source },
+            DatumError::Truncated => WireError::Truncated { id },
+            DatumError::Trailing(extra) => WireError::Trailing { id, extra },
+        })
     }
 }
 

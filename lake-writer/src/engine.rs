@@ -19,6 +19,7 @@ use crate::recovery::{recover, Recovery};
 use crate::rows::{LakeSchema, RecordMeta};
 use crate::schema_cache::{SchemaCache, SchemaError};
 use crate::watermark::Watermarks;
+use vygoda_avro::datum::DatumError;
 use vygoda_avro::source::SchemaSource;
 use vygoda_storage::{Storage, StorageError};
 
@@ -446,17 +447,13 @@ fn decode(schema: &LakeSchema, body: &[u8]) -> Result<Value, String> {
     let Some(avro) = &schema.avro else {
         return Err("no Avro schema".into());
     };
-    let mut reader = body;
-    let value = apache_avro::from_avro_datum(avro, &mut reader, None)
-        .map_err(|e| format!("corrupt Avro for schema id {:?}: {e}", schema.id))?;
-    if !reader.is_empty() {
-        return Err(format!(
-            "corrupt Avro for schema id {:?}: {} bytes left after the value",
-            schema.id,
-            reader.len()
-        ));
-    }
-    Ok(value)
+    vygoda_avro::datum::decode(avro, None, body).map_err(|e| match e {
+        DatumError::Trailing(n) => format!(
+            "corrupt Avro for schema id {:?}: {n} bytes left after the value",
+            schema.id
+        ),
+        e => format!("corrupt Avro for schema id {:?}: {e}", schema.id),
+    })
 }
 
 /// A low-cardinality label for the dead-letter metric.
