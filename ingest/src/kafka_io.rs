@@ -1,7 +1,7 @@
 //! Kafka plumbing shared by the binaries: producers with our delivery settings, reading a topic
 //! from the beginning up to given offsets (no consumer group), metadata checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
@@ -299,10 +299,23 @@ pub async fn latest_by_key(
     group: String,
     timeout: Duration,
 ) -> Result<Compacted, KafkaIoError> {
+    latest_by_key_in(props, topic, group, None, timeout).await
+}
+
+/// [`latest_by_key`] over some partitions only (`None` = all): the ban filter instance that
+/// takes a partition over reads just that partition's share of its output.
+pub async fn latest_by_key_in(
+    props: BTreeMap<String, String>,
+    topic: String,
+    group: String,
+    only: Option<BTreeSet<i32>>,
+    timeout: Duration,
+) -> Result<Compacted, KafkaIoError> {
     tokio::task::spawn_blocking(move || {
         let consumer = reader(&props, &group)?;
         let ends: BTreeMap<i32, i64> = watermarks(&consumer, &topic, timeout)?
             .into_iter()
+            .filter(|(p, _)| only.as_ref().is_none_or(|o| o.contains(p)))
             .map(|(p, (_, high))| (p, high))
             .collect();
         let mut state = Compacted::default();

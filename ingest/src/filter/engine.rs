@@ -4,7 +4,7 @@
 //! filtered topic) and whether it is listed there. Keeping banned versions too lets an unban
 //! relist a product without waiting for the shop to publish it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,9 @@ pub struct Entry {
     /// Confluent-framed `products-filtered-value` payload, ready to (re)write.
     pub payload: Arc<[u8]>,
     pub listed: bool,
+    /// The products (and filtered) partition it belongs to: the instance owning that
+    /// partition keeps it, and writes its listing and delisting there.
+    pub partition: i32,
 }
 
 pub struct Engine {
@@ -165,9 +168,21 @@ impl Engine {
         }
     }
 
-    fn set(&mut self, product_id: &str, payload: Arc<[u8]>, listed: bool) {
-        self.store
-            .insert(product_id.to_owned(), Entry { payload, listed });
+    fn set(&mut self, product_id: &str, payload: Arc<[u8]>, listed: bool, partition: i32) {
+        let entry = Entry {
+            payload,
+            listed,
+            partition,
+        };
+        self.store.insert(product_id.to_owned(), entry);
+    }
+
+    /// Forget the products of partitions this instance no longer owns: their new owner
+    /// rebuilt them from the topics, and a ban must not make this instance write there.
+    pub fn release(&mut self, partitions: &BTreeSet<i32>) -> usize {
+        let before = self.store.len();
+        self.store.retain(|_, e| !partitions.contains(&e.partition));
+        before - self.store.len()
     }
 
     pub fn update_gauges(&self) {
@@ -201,7 +216,7 @@ impl Engine {
                     .await;
             };
             self.store.remove(product_id);
-            self.output.tombstone(product_id).await?;
+            self.output.tombstone(product_id, source.partition).await?;
             self.metrics.deleted.inc();
             return Ok(());
         };
@@ -223,15 +238,15 @@ impl Engine {
             self.metrics.banned_kind(ban.kind.symbol());
             tracing::info!(product_id = pid, ban = %ban_key, partition = source.partition, offset = source.offset, "product banned");
             if self.store.get(pid).is_some_and(|e| e.listed) {
-                self.output.tombstone(pid).await?;
+                self.output.tombstone(pid, source.partition).await?;
                 self.metrics.delisted.inc();
                 tracing::info!(product_id = pid, ban = %ban_key, "new version banned; delisted");
             }
-            self.set(pid, filtered, false);
+            self.set(pid, filtered, false, source.partition);
         } else {
-            self.output.put(pid, &filtered).await?;
+            self.output.put(pid, source.partition, &filtered).await?;
             self.metrics.passed.inc();
-            self.set(pid, filtered, true);
+            self.set(pid, filtered, true, source.partition);
         }
         Ok(())
     }
@@ -321,12 +336,12 @@ impl Engine {
         for (pid, entry) in self.store.iter().filter(|(_, e)| e.listed) {
             if let Some(p) = self.stored_product(pid, &entry.payload).await? {
                 if single.matches(Matchable::from(&p)).is_some() {
-                    hits.push(pid.clone());
+                    hits.push((pid.clone(), entry.partition));
                 }
             }
         }
-        for pid in hits {
-            self.output.tombstone(&pid).await?;
+        for (pid, partition) in hits {
+            self.output.tombstone(&pid, partition).await?;
             if let Some(e) = self.store.get_mut(&pid) {
                 e.listed = false;
             }
@@ -342,12 +357,12 @@ impl Engine {
         for (pid, entry) in self.store.iter().filter(|(_, e)| !e.listed) {
             if let Some(p) = self.stored_product(pid, &entry.payload).await? {
                 if self.bans.matches(Matchable::from(&p)).is_none() {
-                    hits.push((pid.clone(), entry.payload.clone()));
+                    hits.push((pid.clone(), entry.payload.clone(), entry.partition));
                 }
             }
         }
-        for (pid, payload) in hits {
-            self.output.put(&pid, &payload).await?;
+        for (pid, payload, partition) in hits {
+            self.output.put(&pid, partition, &payload).await?;
             if let Some(e) = self.store.get_mut(&pid) {
                 e.listed = true;
             }
@@ -357,19 +372,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Delist listed products that the current bans match (start-up reconciliation).
-    pub async fn delist_all_matching(&mut self) -> Result<usize, FilterError> {
+    /// Delist listed products of `partitions` that the current bans match (reconciliation
+    /// when partitions are taken over).
+    pub async fn delist_all_matching(
+        &mut self,
+        partitions: &BTreeSet<i32>,
+    ) -> Result<usize, FilterError> {
         let mut hits = Vec::new();
-        for (pid, entry) in self.store.iter().filter(|(_, e)| e.listed) {
+        let owned = self
+            .store
+            .iter()
+            .filter(|(_, e)| e.listed && partitions.contains(&e.partition));
+        for (pid, entry) in owned {
             if let Some(p) = self.stored_product(pid, &entry.payload).await? {
                 if let Some(ban) = self.bans.matches(Matchable::from(&p)) {
-                    hits.push((pid.clone(), ban.key()));
+                    hits.push((pid.clone(), ban.key(), entry.partition));
                 }
             }
         }
         let n = hits.len();
-        for (pid, ban) in hits {
-            self.output.tombstone(&pid).await?;
+        for (pid, ban, partition) in hits {
+            self.output.tombstone(&pid, partition).await?;
             if let Some(e) = self.store.get_mut(&pid) {
                 e.listed = false;
             }

@@ -1,14 +1,11 @@
-//! The ban filter's Prometheus metrics, and the consumer context that feeds per-partition lag
-//! from librdkafka's statistics (no extra broker requests).
+//! The ban filter's Prometheus metrics (per-partition lag is fed from librdkafka's statistics
+//! by the consumer's context, `assignment::GroupContext`).
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::statistics::Statistics;
 
 type Labels = Vec<(String, String)>;
 
@@ -25,6 +22,10 @@ pub struct Metrics {
     pub bans: Family<Labels, Gauge>,
     pub products_known: Gauge,
     pub products_listed: Gauge,
+    /// Products partitions this instance owns (instances of one group share them).
+    pub partitions_owned: Gauge,
+    /// Partitions whose state was rebuilt because this instance was assigned them.
+    pub partitions_taken_over: Counter,
     /// From a product record's timestamp (set by its producer) to its outcome being durable.
     pub end_to_end: Histogram,
     /// One batch of products: decode, match, produce, await acks.
@@ -45,6 +46,8 @@ impl Default for Metrics {
             bans: Family::default(),
             products_known: Gauge::default(),
             products_listed: Gauge::default(),
+            partitions_owned: Gauge::default(),
+            partitions_taken_over: Counter::default(),
             end_to_end: vygoda_common::metrics::delay_histogram(),
             // 1 ms … ~16 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
@@ -111,6 +114,16 @@ impl Metrics {
             self.products_listed.clone(),
         );
         registry.register(
+            format!("{p}partitions_owned"),
+            "Products partitions this instance owns; the instances of one group share them",
+            self.partitions_owned.clone(),
+        );
+        registry.register(
+            format!("{p}partitions_taken_over"),
+            "Partitions whose product state this instance rebuilt on being assigned them",
+            self.partitions_taken_over.clone(),
+        );
+        registry.register(
             format!("{p}end_to_end_seconds"),
             "Product record timestamp to its outcome acknowledged (filtered, tombstoned or held back)",
             self.end_to_end.clone(),
@@ -151,6 +164,10 @@ impl Metrics {
         }
     }
 
+    pub fn took_over(&self, partitions: usize) {
+        self.partitions_taken_over.inc_by(partitions as u64);
+    }
+
     pub fn banned_kind(&self, kind: &str) {
         self.banned
             .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
@@ -161,48 +178,5 @@ impl Metrics {
         self.dead_lettered
             .get_or_create(&vec![("topic".to_owned(), topic.to_owned())])
             .inc();
-    }
-}
-
-/// Consumer context: lag from statistics, assignment changes in the log.
-#[derive(Debug, Clone)]
-pub struct LagContext {
-    pub metrics: Metrics,
-}
-
-impl ClientContext for LagContext {
-    fn stats(&self, statistics: Statistics) {
-        for (topic, t) in &statistics.topics {
-            for (partition, p) in &t.partitions {
-                // Partition -1 is librdkafka's internal "unassigned" queue; lag -1 = unknown yet.
-                if *partition < 0 || p.consumer_lag < 0 {
-                    continue;
-                }
-                self.metrics
-                    .consumer_lag
-                    .get_or_create(&vec![
-                        ("topic".to_owned(), topic.clone()),
-                        ("partition".to_owned(), partition.to_string()),
-                    ])
-                    .set(p.consumer_lag);
-            }
-        }
-    }
-}
-
-impl ConsumerContext for LagContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let parts: Vec<String> = tpl
-                    .elements()
-                    .iter()
-                    .map(|e| format!("{}/{}", e.topic(), e.partition()))
-                    .collect();
-                tracing::info!(partitions = %parts.join(","), "partitions assigned");
-            }
-            Rebalance::Revoke(tpl) => tracing::info!(count = tpl.count(), "partitions revoked"),
-            Rebalance::Error(e) => tracing::error!(error = %e, "rebalance failed"),
-        }
     }
 }

@@ -6,14 +6,20 @@
 //! which rewrites the same keys with the same bytes. Bans are never committed: they are re-read
 //! from the beginning at every start, before any product (see `bootstrap`), and re-synced to
 //! the bans topic's high watermark before every batch (see `Engine::sync_bans`).
-//! Runs as one instance per cluster (see design notes): its state covers all partitions.
+//!
+//! Scales out: instances in one consumer group share the products partitions. Each reads the
+//! whole ban list (a global table) and keeps the product state of the partitions it owns; it
+//! writes every product to the same partition of the filtered topic as its products record, so
+//! a partition's state is rebuilt from that partition of both topics when it changes hands
+//! (`bootstrap::take_over`), and a ban delists, on every instance, the products it owns.
 
+mod assignment;
 mod bootstrap;
 mod engine;
 pub mod metrics;
 mod output;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +33,9 @@ use vygoda_common::exit;
 use vygoda_common::kafka::{client_config, PlatformArgs};
 
 use crate::kafka_io::{self, KafkaIoError};
+use assignment::GroupContext;
 use engine::{Engine, EngineParts};
-use metrics::{LagContext, Metrics};
+use metrics::Metrics;
 use output::Output;
 use vygoda_avro::registry::{Registry, RegistryArgs, RegistryConfig, RegistryError};
 use vygoda_avro::schemas;
@@ -109,9 +116,10 @@ pub struct Args {
     /// Give up start-up reads and ban syncs after this many seconds without progress.
     #[arg(long, env = "VYGODA_BOOTSTRAP_TIMEOUT_SECS", default_value_t = 60)]
     pub bootstrap_timeout_secs: u64,
-    /// Static group membership id (KIP-345): a restarted filter takes its place at once instead
-    /// of waiting out the session timeout, and a second instance with the same id is fenced
-    /// (the filter is meant to run once per cluster). Empty = dynamic membership.
+    /// Static group membership id (KIP-345): a restarted filter takes its partitions back at
+    /// once instead of after a rebalance, and a second instance with the same id is fenced.
+    /// Give each instance of a scaled-out group its own (ban-filter-0, ban-filter-1, …).
+    /// Empty = dynamic membership.
     #[arg(long, env = "VYGODA_INSTANCE_ID", default_value = "ban-filter-0")]
     pub instance_id: String,
     /// librdkafka statistics interval feeding the consumer-lag metric, in milliseconds.
@@ -209,7 +217,7 @@ pub fn declared_access(c: &Config) -> Vec<Access> {
 }
 
 fn commit(
-    consumer: &StreamConsumer<LagContext>,
+    consumer: &StreamConsumer<GroupContext>,
     topic: &str,
     offsets: &BTreeMap<i32, i64>,
     mode: CommitMode,
@@ -254,12 +262,20 @@ pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterEr
     let ban_parts =
         kafka_io::preflight_partitions(config.kafka.clone(), config.bans_topic.clone(), timeout)
             .await?;
+    let mut counts = Vec::new();
     for topic in [
         &config.products_topic,
         &config.filtered_topic,
         &config.dlq_topic,
     ] {
-        kafka_io::preflight(config.kafka.clone(), topic.clone(), timeout).await?;
+        counts.push(kafka_io::preflight(config.kafka.clone(), topic.clone(), timeout).await?);
+    }
+    if counts[0] != counts[1] {
+        return Err(FilterError::Usage(format!(
+            "{} has {} partitions and {} has {}: the filter writes each product to the partition \
+             it came from, so give both topics the same number",
+            config.products_topic, counts[0], config.filtered_topic, counts[1]
+        )));
     }
     let bans: Arc<StreamConsumer> =
         Arc::new(kafka_io::stream_reader(&config.kafka, &config.group)?);
@@ -276,15 +292,15 @@ pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterEr
         ("enable.auto.offset.store", "false"),
         ("auto.offset.reset", "earliest"),
         ("statistics.interval.ms", stats.as_str()),
+        // A rebalance moves only the partitions it must; the others keep their state.
+        ("partition.assignment.strategy", "cooperative-sticky"),
     ];
     if !config.instance_id.is_empty() {
         settings.push(("group.instance.id", config.instance_id.as_str()));
     }
-    let group: Arc<StreamConsumer<LagContext>> = Arc::new(
+    let group: Arc<StreamConsumer<GroupContext>> = Arc::new(
         client_config(&config.kafka, &settings)
-            .create_with_context(LagContext {
-                metrics: metrics.clone(),
-            })
+            .create_with_context(GroupContext::new(metrics.clone()))
             .map_err(|e| FilterError::Kafka(KafkaIoError::Client(e)))?,
     );
     let mut engine = Engine::new(EngineParts {
@@ -305,14 +321,15 @@ pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterEr
         timeout,
     });
 
-    // 4. Rebuild bans and product state, repair what a crash left; outputs acknowledged.
-    match bootstrap::rebuild(&mut engine, &config, &bans, &group).await {
+    // 4. The whole ban list, before any product.
+    match bootstrap::load_bans(&mut engine, &bans).await {
         Err(FilterError::Cancelled) => return Ok(()),
         other => other?,
     }
 
-    // 5. Consume: bans as they come, products in batches (bans synced first, outputs
-    //    acknowledged, then offsets committed).
+    // 5. Join the group and consume: bans as they come, products in batches (partitions
+    //    assigned since the last batch taken over, bans synced, outputs acknowledged, then
+    //    offsets committed).
     group
         .subscribe(&[config.products_topic.as_str()])
         .map_err(FilterError::Consumer)?;
@@ -330,13 +347,44 @@ pub async fn run(config: Config, stop: CancellationToken) -> Result<(), FilterEr
     }
 }
 
+/// Apply the rebalances since the last call: forget revoked partitions' products, take the
+/// newly assigned ones over. Called only between batches.
+async fn follow_assignment(
+    engine: &mut Engine,
+    config: &Config,
+    group: &Arc<StreamConsumer<GroupContext>>,
+    owned: &mut BTreeSet<i32>,
+) -> Result<(), FilterError> {
+    let changes = group.context().take();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let released = engine.release(&changes.revoked);
+    owned.retain(|p| !changes.revoked.contains(p));
+    if !changes.revoked.is_empty() {
+        tracing::info!(partitions = ?changes.revoked, products = released, "partitions released");
+    }
+    if !changes.assigned.is_empty() {
+        bootstrap::take_over(engine, config, group, &changes.assigned).await?;
+        owned.extend(&changes.assigned);
+    }
+    engine.metrics.partitions_owned.set(owned.len() as i64);
+    engine.update_gauges();
+    Ok(())
+}
+
 async fn consume(
     engine: &mut Engine,
     config: &Config,
     bans: &Arc<StreamConsumer>,
-    group: &Arc<StreamConsumer<LagContext>>,
+    group: &Arc<StreamConsumer<GroupContext>>,
     stop: &CancellationToken,
 ) -> Result<(), FilterError> {
+    let mut owned = BTreeSet::new();
+    // Partitions assigned while no record arrives are taken over too: their reconciliation
+    // (a ban added while the filter was down, a lost relisting) must not wait for traffic.
+    let mut idle = tokio::time::interval(Duration::from_millis(250));
+    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             biased;
@@ -344,6 +392,9 @@ async fn consume(
             ban = bans.recv() => match ban {
                 Ok(msg) => {
                     let msg = msg.detach();
+                    // A ban acts on the products of the partitions owned now, never on ones
+                    // another instance has taken.
+                    follow_assignment(engine, config, group, &mut owned).await?;
                     engine.handle_ban(&msg, true).await?;
                     engine.output.flush().await?;
                     engine.update_gauges();
@@ -371,6 +422,9 @@ async fn consume(
                     }
                 }
                 let started = std::time::Instant::now();
+                follow_assignment(engine, config, group, &mut owned).await?;
+                // Records of a partition revoked in the meantime are its new owner's to process.
+                batch.retain(|m| owned.contains(&m.partition()));
                 engine.sync_bans(bans, true).await?;
                 let mut offsets = BTreeMap::new();
                 for msg in &batch {
@@ -382,6 +436,7 @@ async fn consume(
                 commit(group, &config.products_topic, &offsets, CommitMode::Async);
                 engine.update_gauges();
             }
+            _ = idle.tick() => follow_assignment(engine, config, group, &mut owned).await?,
         }
     }
     // Everything processed was flushed and committed per batch; make the last commit durable.

@@ -43,18 +43,26 @@ impl Output {
         }
     }
 
-    /// List (or update) a product on the filtered topic.
-    pub async fn put(&mut self, product_id: &str, payload: &[u8]) -> Result<(), FilterError> {
+    /// List (or update) a product on the filtered topic, in the partition of the products
+    /// record it came from: an instance that owns products partition p owns filtered partition
+    /// p, so its state is read back from there alone (see the module docs of `filter`).
+    pub async fn put(
+        &mut self,
+        product_id: &str,
+        partition: i32,
+        payload: &[u8],
+    ) -> Result<(), FilterError> {
         let topic = self.filtered_topic.clone();
-        self.send(&topic, Some(product_id.as_bytes()), Some(payload), None)
+        let key = Some(product_id.as_bytes());
+        self.send(&topic, Some(partition), key, Some(payload), None)
             .await
     }
 
-    /// Delist a product: a tombstone on its key.
-    pub async fn tombstone(&mut self, product_id: &str) -> Result<(), FilterError> {
+    /// Delist a product: a tombstone on its key, in its partition (see [`Output::put`]).
+    pub async fn tombstone(&mut self, product_id: &str, partition: i32) -> Result<(), FilterError> {
         let topic = self.filtered_topic.clone();
-        self.send(&topic, Some(product_id.as_bytes()), None, None)
-            .await
+        let key = Some(product_id.as_bytes());
+        self.send(&topic, Some(partition), key, None, None).await
     }
 
     /// The original record, untouched, with why and where from in headers.
@@ -85,18 +93,22 @@ impl Output {
                 value: Some(&offset),
             });
         let topic = self.dlq_topic.clone();
-        self.send(&topic, key, payload, Some(headers)).await
+        self.send(&topic, None, key, payload, Some(headers)).await
     }
 
     async fn send(
         &mut self,
         topic: &str,
+        partition: Option<i32>,
         key: Option<&[u8]>,
         payload: Option<&[u8]>,
         headers: Option<OwnedHeaders>,
     ) -> Result<(), FilterError> {
         loop {
             let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+            if let Some(p) = partition {
+                record = record.partition(p);
+            }
             if let Some(k) = key {
                 record = record.key(k);
             }
