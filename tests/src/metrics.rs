@@ -37,6 +37,13 @@ pub fn sum(text: &str, name: &str, label: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
+/// The value of the unlabelled sample `name` (a gauge or a counter without labels).
+pub fn value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +54,13 @@ mod tests {
                     x_total{topic=\"a\",reason=\"r2\"} 3\nx_total{topic=\"ab\",reason=\"r1\"} 7\n";
         assert_eq!(sum(text, "x_total", "topic=\"a\""), Some(5.0));
         assert_eq!(sum(text, "x_total", "topic=\"b\""), None);
+    }
+
+    #[test]
+    fn reads_an_unlabelled_sample() {
+        let text = "# TYPE owned gauge\nowned_total 9\nowned 2\n";
+        assert_eq!(value(text, "owned"), Some(2.0));
+        assert_eq!(value(text, "owned_total"), Some(9.0));
+        assert_eq!(value(text, "own"), None);
     }
 }

@@ -90,23 +90,7 @@ impl Topics {
         file: &str,
         extra: &[&str],
     ) -> Result<vygoda_ingest::shop_api::Summary, vygoda_ingest::shop_api::ShopApiError> {
-        let platform = tp().platform_file().display().to_string();
-        let mut args = vec![
-            "shop-api",
-            "publish",
-            "--file",
-            file,
-            "--platform",
-            &platform,
-            "--topic",
-            &self.products.name,
-            "--progress",
-            "never",
-        ];
-        args.extend_from_slice(extra);
-        let cli = vygoda_ingest::shop_api::Cli::try_parse_from(args).expect("shop-api flags");
-        let config = cli.into_config()?;
-        vygoda_ingest::shop_api::run(config, tokio_util::sync::CancellationToken::new()).await
+        publish_to(&self.products.name, file, extra).await
     }
 
     /// Write products as an NDJSON temp file and publish it.
@@ -114,12 +98,7 @@ impl Topics {
         &self,
         products: &[serde_json::Value],
     ) -> vygoda_ingest::shop_api::Summary {
-        let file = tempfile::NamedTempFile::new().expect("temp file");
-        let text: String = products.iter().map(|p| p.to_string() + "\n").collect();
-        std::fs::write(file.path(), text).expect("write temp file");
-        self.publish(&file.path().display().to_string(), &[])
-            .await
-            .expect("publish")
+        publish_json_to(&self.products.name, products).await
     }
 
     /// `vygoda-admin ban <args…>` in-process.
@@ -175,6 +154,44 @@ impl Topics {
         }
         (all, latest)
     }
+}
+
+/// `shop-api publish --file <file> --topic <topic>` in-process.
+pub async fn publish_to(
+    topic: &str,
+    file: &str,
+    extra: &[&str],
+) -> Result<vygoda_ingest::shop_api::Summary, vygoda_ingest::shop_api::ShopApiError> {
+    let platform = tp().platform_file().display().to_string();
+    let mut args = vec![
+        "shop-api",
+        "publish",
+        "--file",
+        file,
+        "--platform",
+        &platform,
+        "--topic",
+        topic,
+        "--progress",
+        "never",
+    ];
+    args.extend_from_slice(extra);
+    let cli = vygoda_ingest::shop_api::Cli::try_parse_from(args).expect("shop-api flags");
+    let config = cli.into_config()?;
+    vygoda_ingest::shop_api::run(config, tokio_util::sync::CancellationToken::new()).await
+}
+
+/// Products as an NDJSON temp file, published to `topic`.
+pub async fn publish_json_to(
+    topic: &str,
+    products: &[serde_json::Value],
+) -> vygoda_ingest::shop_api::Summary {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let text: String = products.iter().map(|p| p.to_string() + "\n").collect();
+    std::fs::write(file.path(), text).expect("write temp file");
+    publish_to(topic, &file.path().display().to_string(), &[])
+        .await
+        .expect("publish")
 }
 
 pub async fn read_all(topic: String) -> Vec<Record> {
