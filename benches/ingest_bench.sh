@@ -3,7 +3,9 @@
 #   1. SHOP API publish rate for a 100k-product NDJSON file (validation + Avro + acks=all);
 #   2. ban filter throughput draining that backlog: ban-filter (Rust) vs Faust, side by side
 #      (msgs/s between the first and the last output record, so start-up is excluded);
-#   3. produce→filtered latency p50/p99 at a steady rate, both filters consuming the same input.
+#   3. produce→filtered latency p50/p99 at a steady rate, both filters consuming the same input;
+#   4. ban-filter scaled out: 2 and 3 instances in one group draining the same backlog (the
+#      instances start together, so the figure includes the group's first rebalances).
 #
 #   benches/ingest_bench.sh                 # N=100000 LAT_N=2000 LAT_RATE=200
 #   N=20000 benches/ingest_bench.sh         # quicker
@@ -48,7 +50,8 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 platform = json.loads(Path(sys.argv[1]).read_text())
 cmd, run, args = sys.argv[2], sys.argv[3], sys.argv[4:]
 TOPICS = {"products": (6, "delete"), "bans": (1, "compact"), "dlq": (1, "delete"),
-          "filtered-rust": (6, "compact"), "filtered-faust": (6, "compact")}
+          "filtered-rust": (6, "compact"), "filtered-faust": (6, "compact"),
+          "filtered-x2": (6, "compact"), "filtered-x3": (6, "compact")}
 
 def props(principal):
     p = dict(platform["principals"][principal]["kafka"])
@@ -201,7 +204,26 @@ FAUST_RATE=$(helper drain "$RUN" filtered-faust "$EXPECTED" 1800 "$!")
 echo "== latency: $LAT_N products at $LAT_RATE/s through both filters"
 read -r RUST_LAT FAUST_LAT < <(helper latency "$RUN" "$LAT_N" "$LAT_RATE" filtered-rust filtered-faust | paste -sd' ' | awk '{print $1"/"$2, $3"/"$4}')
 
+echo "== ban-filter scale-out: the same backlog drained by 2 and 3 instances of one group"
+for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+declare -A SCALE_RATE=([1]=$RUST_RATE)
+for k in 2 3; do
+  GROUP_PIDS=()
+  for ((i = 0; i < k; i++)); do
+    "$BIN/ban-filter" --platform "$PLATFORM" --products-topic "$RUN-products" --bans-topic "$RUN-bans" \
+      --filtered-topic "$RUN-filtered-x$k" --dlq-topic "$RUN-dlq" --group "$RUN-x$k" \
+      --instance-id "$RUN-x$k-$i" --metrics-addr 127.0.0.1:0 "${FILTER_EXTRA[@]}" >"$TMP/x$k-$i.log" 2>&1 &
+    PIDS+=($!)
+    GROUP_PIDS+=($!)
+  done
+  SCALE_RATE[$k]=$(helper drain "$RUN" "filtered-x$k" "$EXPECTED" 600 "${GROUP_PIDS[0]}")
+  for pid in "${GROUP_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+done
+
 printf '\n%-28s %14s %16s\n' "" "msgs/s" "latency p50/p99 ms"
 printf '%-28s %14s %16s\n' "ban-filter (Rust)" "$RUST_RATE" "$RUST_LAT"
 printf '%-28s %14s %16s\n' "Faust (faust-streaming)" "$FAUST_RATE" "$FAUST_LAT"
 printf '%-28s %14s\n' "SHOP API publish ($N)" "$SHOP_RATE"
+for k in 1 2 3; do
+  printf '%-28s %14s\n' "ban-filter, $k instance(s)" "${SCALE_RATE[$k]}"
+done
