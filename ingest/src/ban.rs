@@ -170,6 +170,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn normalising_a_word_ban_twice_changes_nothing() {
+        // The input `make fuzz` (ban_text) found: a combining mark after a carriage return.
+        let raw = "\u{4}\u{0}A\r\u{5c1}\u{6}UUUUUUV";
+        let once = normalise(BanKind::Word, raw).unwrap();
+        assert_eq!(normalise(BanKind::Word, &once).unwrap(), once);
+    }
+
+    #[test]
     fn normalises_per_kind() {
         assert_eq!(normalise(BanKind::ProductId, "  AbC-1 ").unwrap(), "AbC-1");
         assert_eq!(
