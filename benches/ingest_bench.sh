@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ingest benchmark (not a test): on the running platform, with throw-away topics,
 #   1. SHOP API publish rate for a 100k-product NDJSON file (validation + Avro + acks=all);
-#   2. ban filter throughput draining that backlog: ban-filter (Rust) vs Faust, side by side
+#   2. ban filter throughput draining that backlog: ban-filter (Rust) vs Faust vs Kafka Streams
+#      (benches/kafka-streams-filter), side by side
 #      (msgs/s between the first and the last output record, so start-up is excluded);
-#   3. produce→filtered latency p50/p99 at a steady rate, both filters consuming the same input;
+#   3. produce→filtered latency p50/p99 at a steady rate, all three filters consuming the same input;
 #   4. ban-filter scaled out: 2 and 3 instances in one group draining the same backlog (the
 #      instances start together, so the figure includes the group's first rebalances).
 #
@@ -19,11 +20,13 @@ N=${N:-100000}
 LAT_N=${LAT_N:-2000}
 LAT_RATE=${LAT_RATE:-200}
 read -r -a FILTER_EXTRA <<<"${FILTER_ARGS:-}"
+read -r -a KSTREAMS_EXTRA <<<"${KSTREAMS_ARGS:-}"
 BANS=(--ban-brand FakeLab --ban-brand "Зелёный Дракон" --ban-word реплика --ban-word контрафакт --ban-word вейп)
 
 [[ -f $PLATFORM ]] || make up
 "$PY" -c "import faust" 2>/dev/null || "$PY" -m pip install -q faust-streaming
 cargo build --release -q -p vygoda-ingest --bins
+benches/kafka-streams-filter/run.sh --build
 BIN=$(cargo metadata --format-version 1 --no-deps | "$PY" -c "import json,sys; print(json.load(sys.stdin)['target_directory'])")/release
 
 RUN="bench-$$-$(date +%s)"
@@ -51,7 +54,8 @@ platform = json.loads(Path(sys.argv[1]).read_text())
 cmd, run, args = sys.argv[2], sys.argv[3], sys.argv[4:]
 TOPICS = {"products": (6, "delete"), "bans": (1, "compact"), "dlq": (1, "delete"),
           "filtered-rust": (6, "compact"), "filtered-faust": (6, "compact"),
-          "filtered-x2": (6, "compact"), "filtered-x3": (6, "compact")}
+          "filtered-x2": (6, "compact"), "filtered-x3": (6, "compact"),
+          "filtered-kstreams": (6, "compact")}
 
 def props(principal):
     p = dict(platform["principals"][principal]["kafka"])
@@ -80,7 +84,7 @@ elif cmd == "delete":
         except Exception:
             pass
 elif cmd == "expected":
-    # Products of the file that the bench's bans let through (same rules as both filters).
+    # Products of the file that the bench's bans let through (same rules as the filters).
     import re
     norm = lambda s: s.lower().replace("ё", "е")
     brands, words = {"fakelab", "зеленый дракон"}, {"реплика", "контрафакт", "вейп"}
@@ -200,9 +204,13 @@ RUST_RATE=$(helper drain "$RUN" filtered-rust "$EXPECTED" 600 "$!")
   --app-id "$RUN-faust" "${BANS[@]}" worker -l warn >"$TMP/faust.log" 2>&1 &
 PIDS+=($!)
 FAUST_RATE=$(helper drain "$RUN" filtered-faust "$EXPECTED" 1800 "$!")
+benches/kafka-streams-filter/run.sh --platform "$PLATFORM" --input "$RUN-products" --bans "$RUN-bans" \
+  --output "$RUN-filtered-kstreams" --app-id "$RUN-kstreams" "${KSTREAMS_EXTRA[@]}" >"$TMP/kstreams.log" 2>&1 &
+PIDS+=($!)
+KSTREAMS_RATE=$(helper drain "$RUN" filtered-kstreams "$EXPECTED" 600 "$!")
 
-echo "== latency: $LAT_N products at $LAT_RATE/s through both filters"
-read -r RUST_LAT FAUST_LAT < <(helper latency "$RUN" "$LAT_N" "$LAT_RATE" filtered-rust filtered-faust | paste -sd' ' | awk '{print $1"/"$2, $3"/"$4}')
+echo "== latency: $LAT_N products at $LAT_RATE/s through all three filters"
+read -r RUST_LAT FAUST_LAT KSTREAMS_LAT < <(helper latency "$RUN" "$LAT_N" "$LAT_RATE" filtered-rust filtered-faust filtered-kstreams | paste -sd' ' | awk '{print $1"/"$2, $3"/"$4, $5"/"$6}')
 
 echo "== ban-filter scale-out: the same backlog drained by 2 and 3 instances of one group"
 for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -223,6 +231,7 @@ done
 printf '\n%-28s %14s %16s\n' "" "msgs/s" "latency p50/p99 ms"
 printf '%-28s %14s %16s\n' "ban-filter (Rust)" "$RUST_RATE" "$RUST_LAT"
 printf '%-28s %14s %16s\n' "Faust (faust-streaming)" "$FAUST_RATE" "$FAUST_LAT"
+printf '%-28s %14s %16s\n' "Kafka Streams 4.1.1" "$KSTREAMS_RATE" "$KSTREAMS_LAT"
 printf '%-28s %14s\n' "SHOP API publish ($N)" "$SHOP_RATE"
 for k in 1 2 3; do
   printf '%-28s %14s\n' "ban-filter, $k instance(s)" "${SCALE_RATE[$k]}"

@@ -23,13 +23,14 @@ mkdir -p out
 printf '%-16s %8s %12s %10s %8s %s\n' target seconds executions exec/s corpus result
 status=0
 for target in $TARGETS; do
-  mkdir -p "corpus/$target" "seeds/$target"
+  mkdir -p "corpus/$target" "seeds/$target" "regressions/$target"
   log="out/$target.log"
-  # The first corpus directory collects what the run finds; the committed seeds are read only.
+  # The first corpus directory collects what the run finds; the committed seeds and the inputs
+  # that once crashed a target (regressions/, each also a test in its crate) are read only.
   # No sanitizer (-s none): the targets are safe Rust, and AddressSanitizer's C flags reach the
   # vendored zstd that librdkafka's configure then cannot link (every crate links rdkafka through
   # vygoda-common). libFuzzer's coverage guidance and Rust's own checks stay on.
-  if cargo +nightly fuzz run -s none "$target" "corpus/$target" "seeds/$target" -- \
+  if cargo +nightly fuzz run -s none "$target" "corpus/$target" "seeds/$target" "regressions/$target" -- \
       -max_total_time="$SECONDS_EACH" -print_final_stats=1 -rss_limit_mb=2048 >"$log" 2>&1; then
     result=ok
   else
