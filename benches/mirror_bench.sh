@@ -82,7 +82,7 @@ helper() {
   "$PY" - "$PLATFORM" "$@" <<'PYEOF'
 import contextlib, json, os, statistics, sys, threading, time
 from pathlib import Path
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 platform = json.loads(Path(sys.argv[1]).read_text())
@@ -99,10 +99,17 @@ def reader(cluster, group):
                      "isolation.level": "read_committed", "enable.partition.eof": True})
 
 def highs(client, topic):
-    md = client.list_topics(topic, timeout=10).topics[topic]
-    if md.error is not None:
-        return {}
-    return {p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
+    # A topic just created, or a leader moving, answers "not leader" for a moment: ask again.
+    for attempt in range(30):
+        try:
+            md = client.list_topics(topic, timeout=10).topics[topic]
+            if md.error is not None:
+                return {}
+            return {p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
+        except KafkaException:
+            if attempt == 29:
+                raise
+            time.sleep(1)
 
 def read(cluster, topic, start=None):
     """Every committed record of `topic` from `start` (partition -> offset; default the
