@@ -2,29 +2,8 @@
 
 use super::*;
 
-const TABLE: &str = r#"
-[principals.admin]
-about = "automation"
-super_user = true
-
-[principals.operator]
-about = "people"
-grants = [
-  { cluster = "*", topic = "*", ops = ["Read", "Describe"] },
-  { cluster = "*", group = "operator*", ops = ["Read"] },
-]
-
-[local]
-test_prefixes = ["test-"]
-
-[principals.svc]
-about = "a service"
-grants = [
-  { cluster = "prod", topic = "in", ops = ["Read", "Describe"] },
-  { cluster = "analytics", topic = "out", ops = ["Write", "Describe"] },
-  { cluster = "prod", group = "svc", ops = ["Read", "Describe"] },
-]
-"#;
+// The small ACL table both crates' unit tests read.
+const TABLE: &str = include_str!("../../../common/src/acl/test_table.toml");
 
 fn table() -> AclTable {
     AclTable::parse(TABLE).unwrap()
